@@ -1,0 +1,67 @@
+import type { Decider } from '../domain/kernel/decider';
+import { WrongExpectedRevisionError, type EventStore } from '../domain/kernel/event-store';
+import type { CrestEvent } from '../domain/events';
+import { CommandRejectedError, ConcurrencyConflictError } from './errors';
+import { toEventToAppend, type CommandContext } from './metadata';
+import type { Clock, IdGenerator } from './ports';
+
+export interface LoadedStream<S> {
+  readonly state: S;
+  /** -1 when the stream does not exist. */
+  readonly revision: number;
+  /** Global position of the stream's last event, 0 when it does not exist. */
+  readonly position: number;
+}
+
+export interface HandledCommand<S, E> extends LoadedStream<S> {
+  readonly events: readonly E[];
+  readonly previous: S;
+}
+
+export interface CommandDeps {
+  readonly store: EventStore;
+  readonly clock: Clock;
+  readonly ids: IdGenerator;
+}
+
+export const loadStream = async <C, E, S>(store: EventStore, streamId: string, decider: Decider<C, E, S>): Promise<LoadedStream<S>> => {
+  const events = await store.readStream(streamId);
+  let state = decider.initialState();
+  for (const e of events) state = decider.evolve(state, { type: e.type, data: e.data } as E);
+  const last = events[events.length - 1];
+  return { state, revision: last?.revision ?? -1, position: last?.position ?? 0 };
+};
+
+const MAX_ATTEMPTS = 5;
+
+/**
+ * The ordinary command path: load, decide, append with the loaded revision, and on a conflict reload and decide again.
+ * A rejection throws CommandRejectedError; an unchanged decision writes nothing and reports the stream's position.
+ */
+export const handleCommand = async <C, E extends CrestEvent, S>(
+  deps: CommandDeps,
+  streamId: string,
+  decider: Decider<C, E, S>,
+  command: (state: S) => C,
+  ctx: CommandContext,
+): Promise<HandledCommand<S, E>> => {
+  for (let attempt = 1; ; attempt++) {
+    const loaded = await loadStream(deps.store, streamId, decider);
+    const decision = decider.decide(command(loaded.state), loaded.state);
+    if (!decision.ok) throw new CommandRejectedError(decision.rejection);
+    if (decision.events.length === 0) return { ...loaded, events: [], previous: loaded.state };
+    const now = deps.clock.now();
+    try {
+      const result = await deps.store.appendToStream(
+        streamId,
+        decision.events.map((e) => toEventToAppend(e, ctx, deps.ids, now)),
+        loaded.revision < 0 ? 'no_stream' : loaded.revision,
+      );
+      const state = decision.events.reduce(decider.evolve, loaded.state);
+      return { state, revision: result.nextExpectedRevision, position: result.position, events: decision.events, previous: loaded.state };
+    } catch (error) {
+      if (!(error instanceof WrongExpectedRevisionError)) throw error;
+      if (attempt >= MAX_ATTEMPTS) throw new ConcurrencyConflictError(streamId);
+    }
+  }
+};

@@ -1,0 +1,119 @@
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { randomUUID } from 'node:crypto';
+import type { ProductCommands } from '../catalog/product-commands';
+import { CommandRejectedError } from '../errors';
+import type { StockCommands } from '../inventory/stock-commands';
+import type { CommandContext } from '../metadata';
+import type { Checkout, PlaceOrderResult } from '../orders/checkout';
+import {
+  AdjustmentBody,
+  AdjustmentResponse,
+  CancelResponse,
+  OrderParams,
+  OrderPlacedResponse,
+  PlaceOrderBody,
+  PlaceOrderHeaders,
+  PositionResponse,
+  ProblemResponse,
+  PutProductBody,
+  ReceiptBody,
+  ReceiptResponse,
+  SkuParams,
+} from './schemas';
+
+export interface CommandRouteDeps {
+  readonly products: ProductCommands;
+  readonly stock: StockCommands;
+  readonly checkout: Checkout;
+  readonly orderWaitMs: number;
+}
+
+const contextOf = (request: FastifyRequest): CommandContext => ({ commandId: randomUUID(), correlationId: request.id });
+
+const admin = { admin: true } as const;
+const adminSecurity = [{ admin: [] }];
+const problems = { 400: ProblemResponse, 401: ProblemResponse, 403: ProblemResponse, 404: ProblemResponse, 409: ProblemResponse };
+
+const TIMED_OUT = Symbol('timed out');
+const within = <T>(promise: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> => {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<typeof TIMED_OUT>((resolve) => (timer = setTimeout(() => resolve(TIMED_OUT), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+};
+
+/** The command API: what admins and checkout call. Every success carries the global position of its last event. */
+export const commandRoutes =
+  (deps: CommandRouteDeps): FastifyPluginAsync =>
+  async (root) => {
+    const app = root.withTypeProvider<ZodTypeProvider>();
+
+    app.put(
+      '/v1/products/:sku',
+      { config: admin, schema: { tags: ['catalogue'], security: adminSecurity, params: SkuParams, body: PutProductBody, response: { 200: PositionResponse, 201: PositionResponse, ...problems } } },
+      async (request, reply) => {
+        const { created, ...body } = await deps.products.upsert(request.params.sku, request.body, contextOf(request));
+        return reply.status(created ? 201 : 200).send(body);
+      },
+    );
+
+    app.delete(
+      '/v1/products/:sku',
+      { config: admin, schema: { tags: ['catalogue'], security: adminSecurity, params: SkuParams, response: { 200: PositionResponse, ...problems } } },
+      async (request) => deps.products.delist(request.params.sku, contextOf(request)),
+    );
+
+    app.post(
+      '/v1/inventory/:sku/receipts',
+      { config: admin, schema: { tags: ['stock'], security: adminSecurity, params: SkuParams, body: ReceiptBody, response: { 200: ReceiptResponse, ...problems } } },
+      async (request) => deps.stock.receive(request.params.sku, request.body, contextOf(request)),
+    );
+
+    app.post(
+      '/v1/inventory/:sku/adjustments',
+      { config: admin, schema: { tags: ['stock'], security: adminSecurity, params: SkuParams, body: AdjustmentBody, response: { 200: AdjustmentResponse, ...problems } } },
+      async (request) => deps.stock.adjust(request.params.sku, request.body, contextOf(request)),
+    );
+
+    app.post(
+      '/v1/orders',
+      {
+        config: { customerRateLimit: true },
+        schema: {
+          tags: ['checkout'],
+          headers: PlaceOrderHeaders,
+          body: PlaceOrderBody,
+          response: { 200: OrderPlacedResponse, 201: OrderPlacedResponse, 202: OrderPlacedResponse, ...problems, 422: ProblemResponse, 429: ProblemResponse, 503: ProblemResponse },
+        },
+      },
+      async (request, reply) => {
+        const { customerId, lines } = request.body;
+        const placing = deps.checkout.place({ customerId, idempotencyKey: request.headers['idempotency-key'], lines }, contextOf(request));
+        const result: PlaceOrderResult | typeof TIMED_OUT = await within(placing, deps.orderWaitMs);
+        if (result === TIMED_OUT) {
+          const orderId = deps.checkout.orderIdFor(customerId, request.headers['idempotency-key']);
+          deps.checkout.announcePending(orderId);
+          return reply.status(202).header('location', `/v1/orders/${orderId}`).send({ orderId, status: 'pending' });
+        }
+        switch (result.kind) {
+          case 'placed':
+          case 'existing': {
+            const { order, position } = result;
+            const status = result.kind === 'placed' ? 201 : 200;
+            return reply
+              .status(status)
+              .header('location', `/v1/orders/${order.orderId}`)
+              .send({ orderId: order.orderId, status: order.status, totalCents: order.totalCents, expiresAt: order.expiresAt, position });
+          }
+          case 'out_of_stock':
+            throw new CommandRejectedError({ code: 'out_of_stock', message: `Not enough stock for ${result.skus.join(', ')}`, details: { skus: result.skus } });
+        }
+      },
+    );
+
+    app.post(
+      '/v1/orders/:id/cancel',
+      { schema: { tags: ['checkout'], params: OrderParams, response: { 200: CancelResponse, ...problems } } },
+      async (request) => deps.checkout.cancel(request.params.id, contextOf(request)),
+    );
+  };

@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import { skuSchema } from '../../domain/kernel/event';
+import { priceCents, productCategory, productDescription, productName } from '../../domain/product/product';
+
+export const identifier = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/, '1-128 of A-Z a-z 0-9 . _ : @ -, starting with a letter or digit');
+
+export const SkuParams = z.strictObject({ sku: skuSchema });
+export const OrderParams = z.strictObject({ id: z.string().regex(/^ord_[A-Za-z0-9_-]{24}$/, 'an order id looks like ord_ followed by 24 characters') });
+
+export const PutProductBody = z.strictObject({
+  name: productName,
+  category: productCategory,
+  priceCents,
+  description: productDescription.optional(),
+});
+
+export const ReceiptBody = z.strictObject({
+  quantity: z.number().int().min(1).max(1_000_000),
+  receiptId: identifier,
+});
+
+export const AdjustmentBody = z.strictObject({
+  delta: z
+    .number()
+    .int()
+    .min(-1_000_000)
+    .max(1_000_000)
+    .refine((d) => d !== 0, 'delta must not be zero'),
+  reason: z.string().trim().min(1).max(200),
+  adjustmentId: identifier,
+});
+
+export const PlaceOrderHeaders = z.object({
+  'idempotency-key': z.string().regex(/^[\x21-\x7e]{8,128}$/, 'Idempotency-Key must be 8-128 visible ASCII characters'),
+});
+
+export const PlaceOrderBody = z.strictObject({
+  customerId: identifier,
+  lines: z
+    .array(z.strictObject({ sku: skuSchema, quantity: z.number().int().min(1).max(100) }))
+    .min(1)
+    .max(20)
+    .refine((lines) => new Set(lines.map((l) => l.sku)).size === lines.length, 'each SKU may appear on one line only'),
+});
+
+export const PositionResponse = z.object({ sku: z.string(), position: z.number().int() });
+export const ReceiptResponse = z.object({ sku: z.string(), received: z.number().int(), available: z.number().int(), position: z.number().int() });
+export const AdjustmentResponse = z.object({ sku: z.string(), adjusted: z.number().int(), available: z.number().int(), position: z.number().int() });
+export const OrderPlacedResponse = z.object({
+  orderId: z.string(),
+  status: z.string(),
+  totalCents: z.number().int().optional(),
+  expiresAt: z.string().optional(),
+  position: z.number().int().optional(),
+});
+export const CancelResponse = z.object({ orderId: z.string(), status: z.literal('cancelled'), position: z.number().int() });
+export const ProblemResponse = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  code: z.string(),
+  detail: z.string(),
+  instance: z.string(),
+});

@@ -1,0 +1,213 @@
+import { expect } from 'chai';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { EventStore } from '../../domain/kernel/event-store';
+import { streamName } from '../../domain/kernel/streams';
+import { MemoryEventStore } from '../../infra/memory/memory-event-store';
+import { MemorySnapshotStore } from '../../infra/memory/memory-snapshot-store';
+import { SqliteEventStore } from '../../infra/sqlite/sqlite-event-store';
+import { SqliteSnapshotStore } from '../../infra/sqlite/sqlite-snapshot-store';
+import { expectStockInvariant, stockFromLog } from '../../test/support/stock';
+import { waitFor } from '../../test/support/wait-for';
+import type { SnapshotStore } from '../ports';
+import { InventoryWriter, type WriterObserver, type WriterOptions } from './inventory-writer';
+
+interface Harness {
+  store: EventStore;
+  snapshots: SnapshotStore;
+  dispose(): Promise<void>;
+}
+
+const harnesses: Array<[string, () => Harness]> = [
+  ['memory', () => ({ store: new MemoryEventStore(), snapshots: new MemorySnapshotStore(), dispose: async () => undefined })],
+  [
+    'sqlite (synchronous=FULL)',
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), 'crest-writer-'));
+      const store = new SqliteEventStore({ file: join(dir, 'crest.sqlite'), synchronous: 'FULL' });
+      return {
+        store,
+        snapshots: new SqliteSnapshotStore(store.db),
+        dispose: async () => {
+          await store.close();
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    },
+  ],
+];
+
+const ctx = { commandId: 'test', correlationId: 'test' };
+const later = (ms = 15 * 60_000) => new Date(Date.now() + ms).toISOString();
+
+class RecordingObserver implements WriterObserver {
+  batches: number[] = [];
+  fromMemory = 0;
+  conflicts = 0;
+  loads: Array<{ eventsReplayed: number; fromSnapshot: boolean }> = [];
+  batchCommitted(_sku: string, commands: number): void {
+    this.batches.push(commands);
+  }
+  commandDecided(_sku: string, _command: string, _outcome: string, fromMemory: boolean): void {
+    if (fromMemory) this.fromMemory++;
+  }
+  conflict(): void {
+    this.conflicts++;
+  }
+  loaded(_sku: string, eventsReplayed: number, fromSnapshot: boolean): void {
+    this.loads.push({ eventsReplayed, fromSnapshot });
+  }
+  snapshotFailed(): void {}
+}
+
+const writerFor = (h: Harness, sku: string, observer = new RecordingObserver(), options: Partial<WriterOptions> = {}) =>
+  new InventoryWriter(sku, {
+    store: h.store,
+    snapshots: h.snapshots,
+    clock: { now: () => new Date() },
+    ids: { next: () => randomUUID() },
+    observer,
+    options: { maxBatch: 2000, snapshotEvery: 1000, maxConflictRetries: 5, ...options },
+  });
+
+for (const [name, make] of harnesses) {
+  describe(`InventoryWriter on ${name}`, () => {
+    let h: Harness;
+    beforeEach(() => (h = make()));
+    afterEach(() => h.dispose());
+
+    it('reserves exactly 1,000 units out of 5,000 concurrent attempts on one SKU', async () => {
+      const observer = new RecordingObserver();
+      const writer = writerFor(h, 'HOT-1', observer);
+      await writer.submit({ type: 'ReceiveStock', sku: 'HOT-1', receiptId: 'r1', quantity: 1000 }, ctx);
+      const outcomes = await Promise.all(
+        Array.from({ length: 5000 }, (_, i) => writer.submit({ type: 'ReserveStock', sku: 'HOT-1', orderId: `o-${i}`, quantity: 1, expiresAt: later() }, ctx)),
+      );
+      expect(outcomes.filter((o) => o.ok)).to.have.length(1000);
+      expect(outcomes.filter((o) => !o.ok).every((o) => !o.ok && o.rejection.code === 'out_of_stock')).to.equal(true);
+      const stock = await stockFromLog(h.store, 'HOT-1');
+      expect(stock).to.include({ received: 1000, reserved: 1000, available: 0, sold: 0 });
+      expectStockInvariant(stock);
+      // rejections were never written: one receipt plus one event per successful reservation
+      expect(await h.store.readStream(streamName('inventory', 'HOT-1'))).to.have.length(1001);
+      expect(Math.max(...observer.batches), 'group commit batches commands').to.be.greaterThan(1);
+      writer.stop();
+    });
+
+    it('answers sold-out requests from memory without touching the store', async () => {
+      const observer = new RecordingObserver();
+      const writer = writerFor(h, 'SOLD', observer);
+      await writer.submit({ type: 'ReceiveStock', sku: 'SOLD', receiptId: 'r1', quantity: 1 }, ctx);
+      await writer.submit({ type: 'ReserveStock', sku: 'SOLD', orderId: 'first', quantity: 1, expiresAt: later() }, ctx);
+      const head = await h.store.headPosition();
+      const outcomes = [];
+      for (let i = 0; i < 50; i++) outcomes.push(await writer.submit({ type: 'ReserveStock', sku: 'SOLD', orderId: `late-${i}`, quantity: 1, expiresAt: later() }, ctx));
+      expect(outcomes.every((o) => !o.ok)).to.equal(true);
+      expect(observer.fromMemory).to.equal(50);
+      expect(await h.store.headPosition()).to.equal(head);
+      writer.stop();
+    });
+
+    it('deduplicates reservations by order id, even when the duplicates arrive together', async () => {
+      const writer = writerFor(h, 'DUP');
+      await writer.submit({ type: 'ReceiveStock', sku: 'DUP', receiptId: 'r1', quantity: 10 }, ctx);
+      const outcomes = await Promise.all(
+        Array.from({ length: 20 }, () => writer.submit({ type: 'ReserveStock', sku: 'DUP', orderId: 'same-order', quantity: 3, expiresAt: later() }, ctx)),
+      );
+      expect(outcomes.every((o) => o.ok)).to.equal(true);
+      const stock = await stockFromLog(h.store, 'DUP');
+      expect(stock).to.include({ reserved: 3, available: 7, reservations: 1 });
+      expectStockInvariant(stock);
+      writer.stop();
+    });
+
+    it('reloads from a snapshot plus the tail instead of replaying the whole stream', async () => {
+      const writer = writerFor(h, 'LONG', new RecordingObserver(), { snapshotEvery: 5000 });
+      await writer.submit({ type: 'ReceiveStock', sku: 'LONG', receiptId: 'r1', quantity: 1_000_000 }, ctx);
+      for (let round = 0; round < 12; round++) {
+        await Promise.all(
+          Array.from({ length: 1000 }, (_, i) => writer.submit({ type: 'ReserveStock', sku: 'LONG', orderId: `o-${round}-${i}`, quantity: 1, expiresAt: later() }, ctx)),
+        );
+        await Promise.all(
+          Array.from({ length: 1000 }, (_, i) =>
+            writer.submit(i % 2 === 0 ? { type: 'ConfirmReservation', sku: 'LONG', orderId: `o-${round}-${i}` } : { type: 'ReleaseReservation', sku: 'LONG', orderId: `o-${round}-${i}`, reason: 'cancelled' }, ctx),
+          ),
+        );
+      }
+      const expected = await writer.figures();
+      writer.stop();
+      await waitFor(async () => ((await h.snapshots.load(streamName('inventory', 'LONG')))?.revision ?? -1) >= 20_000, 5000, 'a snapshot');
+
+      const observer = new RecordingObserver();
+      const reloaded = writerFor(h, 'LONG', observer, { snapshotEvery: 5000 });
+      expect(await reloaded.figures()).to.deep.equal(expected);
+      expect(observer.loads).to.have.length(1);
+      expect(observer.loads[0]!.fromSnapshot).to.equal(true);
+      expect(observer.loads[0]!.eventsReplayed).to.be.lessThan(5000);
+      expectStockInvariant(await stockFromLog(h.store, 'LONG'));
+      reloaded.stop();
+    });
+
+    it('recovers from a conflict with a second writer and still never oversells', async () => {
+      const a = new RecordingObserver();
+      const b = new RecordingObserver();
+      const first = writerFor(h, 'CONTESTED', a);
+      const second = writerFor(h, 'CONTESTED', b);
+      await first.submit({ type: 'ReceiveStock', sku: 'CONTESTED', receiptId: 'r1', quantity: 100 }, ctx);
+      await second.figures();
+      const results: string[] = [];
+      for (let round = 0; round < 10; round++) {
+        // each writer appends in turn, so the other one's in-memory revision is always stale
+        const attempts = Array.from({ length: 30 }, (_, i) =>
+          (i % 2 === 0 ? first : second).submit({ type: 'ReserveStock', sku: 'CONTESTED', orderId: `o-${round}-${i}`, quantity: 1, expiresAt: later() }, ctx).then(
+            (o) => (o.ok ? 'reserved' : o.rejection.code),
+            (e: { code?: string }) => e.code ?? 'error',
+          ),
+        );
+        results.push(...(await Promise.all(attempts)));
+      }
+      expect(a.conflicts + b.conflicts, 'the two writers collided').to.be.greaterThan(0);
+      const stock = await stockFromLog(h.store, 'CONTESTED');
+      expect(results.filter((r) => r === 'reserved').length).to.equal(stock.reserved);
+      expect(stock.reserved).to.be.at.most(100);
+      expectStockInvariant(stock);
+      first.stop();
+      second.stop();
+    });
+
+    it('acknowledges nothing when the append fails, and recovers afterwards', async () => {
+      let failing = false;
+      const flaky: EventStore = Object.create(h.store, {
+        appendToStream: {
+          value: (...args: Parameters<EventStore['appendToStream']>) => (failing ? Promise.reject(new Error('disk on fire')) : h.store.appendToStream(...args)),
+        },
+      });
+      const writer = writerFor({ ...h, store: flaky }, 'FRAGILE');
+      await writer.submit({ type: 'ReceiveStock', sku: 'FRAGILE', receiptId: 'r1', quantity: 5 }, ctx);
+      failing = true;
+      const failed = await Promise.allSettled([1, 2, 3].map((i) => writer.submit({ type: 'ReserveStock', sku: 'FRAGILE', orderId: `o-${i}`, quantity: 1, expiresAt: later() }, ctx)));
+      expect(failed.every((r) => r.status === 'rejected')).to.equal(true);
+      failing = false;
+      const retried = await writer.submit({ type: 'ReserveStock', sku: 'FRAGILE', orderId: 'o-1', quantity: 1, expiresAt: later() }, ctx);
+      expect(retried.ok).to.equal(true);
+      const stock = await stockFromLog(h.store, 'FRAGILE');
+      expect(stock).to.include({ reserved: 1, available: 4 });
+      expectStockInvariant(stock);
+      writer.stop();
+    });
+
+    it('releases reservations whose TTL has passed', async () => {
+      const writer = writerFor(h, 'TTL');
+      await writer.submit({ type: 'ReceiveStock', sku: 'TTL', receiptId: 'r1', quantity: 5 }, ctx);
+      await writer.submit({ type: 'ReserveStock', sku: 'TTL', orderId: 'soon', quantity: 2, expiresAt: later(30) }, ctx);
+      await writer.submit({ type: 'ReserveStock', sku: 'TTL', orderId: 'later', quantity: 1, expiresAt: later() }, ctx);
+      await waitFor(async () => (await stockFromLog(h.store, 'TTL')).reserved === 1, 5000, 'the expiry');
+      const stock = await stockFromLog(h.store, 'TTL');
+      expect(stock).to.include({ available: 4, reservations: 1 });
+      expectStockInvariant(stock);
+      writer.stop();
+    });
+  });
+}

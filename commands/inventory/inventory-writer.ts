@@ -1,0 +1,283 @@
+import type { Rejection } from '../../domain/kernel/decider';
+import { WrongExpectedRevisionError, type EventStore, type EventToAppend } from '../../domain/kernel/event-store';
+import { streamName } from '../../domain/kernel/streams';
+import {
+  availableOf,
+  fromSnapshot,
+  INVENTORY_SNAPSHOT_VERSION,
+  InventorySnapshotSchema,
+  inventoryDecider,
+  nextExpiry,
+  toSnapshot,
+  type InventoryCommand,
+  type InventoryEvent,
+  type InventoryState,
+} from '../../domain/inventory/inventory';
+import { ConcurrencyConflictError } from '../errors';
+import { toEventToAppend, type CommandContext } from '../metadata';
+import type { Clock, IdGenerator, SnapshotStore } from '../ports';
+
+export interface StockFigures {
+  readonly received: number;
+  readonly adjusted: number;
+  readonly available: number;
+  readonly reserved: number;
+  readonly sold: number;
+}
+
+export type WriterOutcome =
+  | { readonly ok: true; readonly figures: StockFigures; readonly position: number; readonly appended: boolean }
+  | { readonly ok: false; readonly rejection: Rejection; readonly figures: StockFigures; readonly position: number };
+
+/** What a writer reports about itself; the composition root turns it into metrics. */
+export interface WriterObserver {
+  batchCommitted(sku: string, commands: number, events: number, appendMs: number): void;
+  commandDecided(sku: string, command: InventoryCommand['type'], outcome: string, fromMemory: boolean): void;
+  conflict(sku: string): void;
+  loaded(sku: string, eventsReplayed: number, fromSnapshot: boolean): void;
+  snapshotFailed(sku: string, error: unknown): void;
+}
+
+export interface WriterOptions {
+  /** Most commands decided into one append. */
+  readonly maxBatch: number;
+  /** Save a snapshot after this many events since the last one. */
+  readonly snapshotEvery: number;
+  /** Reload-and-redecide attempts after an expected-revision conflict before giving up on a batch. */
+  readonly maxConflictRetries: number;
+}
+
+export interface WriterDeps {
+  readonly store: EventStore;
+  readonly snapshots: SnapshotStore;
+  readonly clock: Clock;
+  readonly ids: IdGenerator;
+  readonly observer: WriterObserver;
+  readonly options: WriterOptions;
+}
+
+interface Pending {
+  readonly command: InventoryCommand;
+  readonly ctx: CommandContext;
+  readonly resolve: (outcome: WriterOutcome) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+const figuresOf = (s: InventoryState): StockFigures => ({ received: s.received, adjusted: s.adjusted, available: availableOf(s), reserved: s.reserved, sold: s.sold });
+
+const READ_PAGE = 10_000;
+const MAX_TIMER_MS = 60_000;
+
+/**
+ * The single writer of one inventory stream, with group commit. While an append is in flight, arriving commands
+ * queue; the next flush decides the whole queue in order against the in-memory state and appends the result as
+ * one append with the expected revision. Commands are acknowledged only after that append returns (durable).
+ * Refusals that need no write (sold out, duplicates) are answered from memory and never touch the store.
+ */
+export class InventoryWriter {
+  readonly streamId: string;
+  private state: InventoryState = inventoryDecider.initialState();
+  private revision = -1;
+  private position = 0;
+  private eventsSinceSnapshot = 0;
+  private loading: Promise<void> | undefined;
+  private ready = false;
+  private queue: Pending[] = [];
+  private flushing = false;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    readonly sku: string,
+    private readonly deps: WriterDeps,
+  ) {
+    this.streamId = streamName('inventory', sku);
+  }
+
+  /** Current durable figures (loads the stream first if needed). */
+  async figures(): Promise<{ figures: StockFigures; position: number }> {
+    await this.ensureLoaded();
+    return { figures: figuresOf(this.state), position: this.position };
+  }
+
+  submit(command: InventoryCommand, ctx: CommandContext): Promise<WriterOutcome> {
+    if (this.stopped) return Promise.reject(new Error(`The writer for ${this.sku} is stopped`));
+    if (this.ready && !this.flushing && this.queue.length === 0) {
+      const answered = this.answerFromMemory(command);
+      if (answered) return Promise.resolve(answered);
+    }
+    return new Promise<WriterOutcome>((resolve, reject) => {
+      this.queue.push({ command, ctx, resolve, reject });
+      if (!this.flushing) {
+        this.flushing = true;
+        // setImmediate lets every request parsed in this turn of the event loop join the batch
+        setImmediate(() => void this.flush());
+      }
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+  }
+
+  /**
+   * A reservation the durable state already refuses (sold out) or already holds (a duplicate) needs no append.
+   * Only used while nothing is queued, so the answer is linearised against the state every earlier command saw.
+   */
+  private answerFromMemory(command: InventoryCommand): WriterOutcome | undefined {
+    if (command.type !== 'ReserveStock') return undefined;
+    const decision = inventoryDecider.decide(command, this.state);
+    if (decision.ok && decision.events.length > 0) return undefined;
+    this.deps.observer.commandDecided(this.sku, command.type, decision.ok ? 'duplicate' : decision.rejection.code, true);
+    return decision.ok
+      ? { ok: true, figures: figuresOf(this.state), position: this.position, appended: false }
+      : { ok: false, rejection: decision.rejection, figures: figuresOf(this.state), position: this.position };
+  }
+
+  private async flush(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, this.deps.options.maxBatch);
+        try {
+          await this.ensureLoaded();
+          await this.commit(batch);
+        } catch (error) {
+          // nothing in this batch was acknowledged; reload before trusting memory again
+          this.invalidate();
+          for (const p of batch) p.reject(error);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async commit(batch: Pending[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const now = this.deps.clock.now();
+      let working = this.state;
+      const events: EventToAppend[] = [];
+      const results: Array<{ ok: true; figures: StockFigures; appended: boolean } | { ok: false; rejection: Rejection; figures: StockFigures }> = [];
+      for (const p of batch) {
+        const decision = inventoryDecider.decide(p.command, working);
+        if (!decision.ok) {
+          results.push({ ok: false, rejection: decision.rejection, figures: figuresOf(working) });
+          continue;
+        }
+        for (const e of decision.events) {
+          working = inventoryDecider.evolve(working, e as InventoryEvent);
+          events.push(toEventToAppend(e, p.ctx, this.deps.ids, now));
+        }
+        results.push({ ok: true, figures: figuresOf(working), appended: decision.events.length > 0 });
+      }
+      if (events.length > 0) {
+        const started = performance.now();
+        try {
+          const result = await this.deps.store.appendToStream(this.streamId, events, this.revision < 0 ? 'no_stream' : this.revision);
+          this.state = working;
+          this.revision = result.nextExpectedRevision;
+          this.position = result.position;
+          this.eventsSinceSnapshot += events.length;
+          this.deps.observer.batchCommitted(this.sku, batch.length, events.length, performance.now() - started);
+        } catch (error) {
+          if (!(error instanceof WrongExpectedRevisionError)) throw error;
+          this.deps.observer.conflict(this.sku);
+          if (attempt >= this.deps.options.maxConflictRetries) throw new ConcurrencyConflictError(this.streamId);
+          await this.reload();
+          continue;
+        }
+      }
+      batch.forEach((p, i) => {
+        const r = results[i]!;
+        this.deps.observer.commandDecided(this.sku, p.command.type, r.ok ? (r.appended ? 'accepted' : 'duplicate') : r.rejection.code, false);
+        p.resolve({ ...r, position: this.position });
+      });
+      if (events.length > 0) {
+        this.maybeSnapshot();
+        this.scheduleExpiry();
+      }
+      return;
+    }
+  }
+
+  private ensureLoaded(): Promise<void> {
+    if (!this.loading) {
+      this.loading = this.load();
+      this.loading.catch(() => (this.loading = undefined));
+    }
+    return this.loading;
+  }
+
+  private invalidate(): void {
+    this.ready = false;
+    this.loading = undefined;
+  }
+
+  private reload(): Promise<void> {
+    this.invalidate();
+    return this.ensureLoaded();
+  }
+
+  private async load(): Promise<void> {
+    let state = inventoryDecider.initialState();
+    let revision = -1;
+    let position = 0;
+    let fromSnap = false;
+    const snapshot = await this.deps.snapshots.load(this.streamId);
+    if (snapshot && snapshot.schemaVersion === INVENTORY_SNAPSHOT_VERSION) {
+      const parsed = InventorySnapshotSchema.safeParse(snapshot.state);
+      if (parsed.success) {
+        state = fromSnapshot(parsed.data);
+        revision = snapshot.revision;
+        position = snapshot.position;
+        fromSnap = true;
+      }
+    }
+    let replayed = 0;
+    for (;;) {
+      const page = await this.deps.store.readStream(this.streamId, { fromRevision: revision + 1, maxCount: READ_PAGE });
+      for (const e of page) {
+        state = inventoryDecider.evolve(state, { type: e.type, data: e.data } as InventoryEvent);
+        revision = e.revision;
+        position = e.position;
+      }
+      replayed += page.length;
+      if (page.length < READ_PAGE) break;
+    }
+    this.state = state;
+    this.revision = revision;
+    this.position = position;
+    this.eventsSinceSnapshot = replayed;
+    this.ready = true;
+    this.deps.observer.loaded(this.sku, replayed, fromSnap);
+    this.maybeSnapshot();
+    this.scheduleExpiry();
+  }
+
+  private maybeSnapshot(): void {
+    if (this.eventsSinceSnapshot < this.deps.options.snapshotEvery || this.revision < 0) return;
+    this.eventsSinceSnapshot = 0;
+    const snapshot = { streamId: this.streamId, revision: this.revision, position: this.position, schemaVersion: INVENTORY_SNAPSHOT_VERSION, state: toSnapshot(this.state) };
+    this.deps.snapshots.save(snapshot).catch((error: unknown) => this.deps.observer.snapshotFailed(this.sku, error));
+  }
+
+  /** One timer per writer, at the earliest reservation deadline: the writer releases what its own state says is due. */
+  private scheduleExpiry(): void {
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    const due = nextExpiry(this.state);
+    if (due === undefined || this.stopped) return;
+    const delay = Math.min(Math.max(0, Date.parse(due) - this.deps.clock.now().getTime()), MAX_TIMER_MS);
+    this.expiryTimer = setTimeout(() => {
+      this.expiryTimer = undefined;
+      const now = this.deps.clock.now().toISOString();
+      const ctx = { commandId: `expire:${this.sku}:${now}`, correlationId: `expire:${this.sku}` };
+      this.submit({ type: 'ExpireReservations', sku: this.sku, now }, ctx).then(
+        () => this.scheduleExpiry(),
+        () => this.scheduleExpiry(),
+      );
+    }, delay);
+    this.expiryTimer.unref();
+  }
+}

@@ -1,0 +1,42 @@
+import type { InventoryCommand } from '../../domain/inventory/inventory';
+import type { CommandContext } from '../metadata';
+import { InventoryWriter, type StockFigures, type WriterDeps, type WriterOutcome } from './inventory-writer';
+
+/**
+ * How command handlers reach the owner of an inventory stream. Embedded: an in-process writer per SKU.
+ * Cluster: a request over the partitioned command log to whichever worker owns the SKU.
+ */
+export interface InventoryGateway {
+  /** Resolves once the command's events are durable, or with a rejection that wrote nothing. */
+  submit(command: InventoryCommand, ctx: CommandContext): Promise<WriterOutcome>;
+  figures(sku: string): Promise<{ figures: StockFigures; position: number }>;
+}
+
+/** The embedded gateway: one in-process writer (mailbox) per SKU, created on first use. */
+export class InventoryWriters implements InventoryGateway {
+  private readonly writers = new Map<string, InventoryWriter>();
+
+  constructor(private readonly deps: WriterDeps) {}
+
+  writerFor(sku: string): InventoryWriter {
+    let writer = this.writers.get(sku);
+    if (!writer) {
+      writer = new InventoryWriter(sku, this.deps);
+      this.writers.set(sku, writer);
+    }
+    return writer;
+  }
+
+  submit(command: InventoryCommand, ctx: CommandContext): Promise<WriterOutcome> {
+    return this.writerFor(command.sku).submit(command, ctx);
+  }
+
+  figures(sku: string): Promise<{ figures: StockFigures; position: number }> {
+    return this.writerFor(sku).figures();
+  }
+
+  stop(): void {
+    for (const w of this.writers.values()) w.stop();
+    this.writers.clear();
+  }
+}

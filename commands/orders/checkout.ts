@@ -1,0 +1,178 @@
+import { WrongExpectedRevisionError } from '../../domain/kernel/event-store';
+import { streamName } from '../../domain/kernel/streams';
+import type { ReleaseReason } from '../../domain/inventory/inventory';
+import { orderDecider, type OrderCommand, type OrderLine, type OrderState } from '../../domain/order/order';
+import type { Catalog } from '../catalog/catalog';
+import { CommandRejectedError } from '../errors';
+import { handleCommand, loadStream, type CommandDeps } from '../handle-command';
+import type { InventoryGateway } from '../inventory/inventory-writers';
+import { toEventToAppend, type CommandContext } from '../metadata';
+import { deriveOrderId, requestHashOf, type RequestedLine } from './order-identity';
+
+export interface PlaceOrderInput {
+  readonly customerId: string;
+  readonly idempotencyKey: string;
+  readonly lines: readonly RequestedLine[];
+}
+
+export interface OrderSummary {
+  readonly orderId: string;
+  readonly status: OrderState['status'] | 'pending';
+  readonly totalCents: number;
+  readonly expiresAt: string | undefined;
+}
+
+export type PlaceOrderResult =
+  | { readonly kind: 'placed'; readonly order: OrderSummary; readonly position: number }
+  | { readonly kind: 'existing'; readonly order: OrderSummary; readonly position: number }
+  | { readonly kind: 'out_of_stock'; readonly orderId: string; readonly skus: readonly string[] };
+
+export interface CheckoutOptions {
+  readonly reservationTtlMs: number;
+}
+
+interface InFlight {
+  readonly requestHash: string;
+  readonly result: Promise<PlaceOrderResult>;
+  pendingAnnounced: boolean;
+}
+
+const summaryOf = (s: OrderState): OrderSummary => ({ orderId: s.orderId, status: s.status, totalCents: s.totalCents, expiresAt: s.expiresAt });
+
+const keyReused = (orderId: string) =>
+  new CommandRejectedError({ code: 'idempotency_key_reused', message: 'This Idempotency-Key was already used by this customer for different lines', details: { orderId } });
+
+/**
+ * Placing and cancelling orders: the reserve-first flow. Every line is reserved through its SKU's writer
+ * (deduplicated by order id); only when all are held is `OrderPlaced` appended with `no_stream`, which makes the
+ * order exactly-once. A line that cannot be had releases the others, and nothing is written to the order stream.
+ * If the process dies between the two steps, the reservations lapse at their TTL.
+ */
+export class Checkout {
+  private readonly inFlight = new Map<string, InFlight>();
+
+  constructor(
+    private readonly deps: CommandDeps,
+    private readonly catalog: Catalog,
+    private readonly inventory: InventoryGateway,
+    private readonly options: CheckoutOptions,
+  ) {}
+
+  orderIdFor(customerId: string, idempotencyKey: string): string {
+    return deriveOrderId(customerId, idempotencyKey);
+  }
+
+  /** Concurrent duplicates share one placement; a duplicate with other lines is refused at once. */
+  place(input: PlaceOrderInput, ctx: CommandContext): Promise<PlaceOrderResult> {
+    const orderId = deriveOrderId(input.customerId, input.idempotencyKey);
+    const requestHash = requestHashOf(input.customerId, input.lines);
+    const running = this.inFlight.get(orderId);
+    if (running) {
+      if (running.requestHash !== requestHash) return Promise.reject(keyReused(orderId));
+      return running.result.then((r) => (r.kind === 'placed' ? { ...r, kind: 'existing' } : r));
+    }
+    const entry: InFlight = { requestHash, pendingAnnounced: false, result: this.placeOnce(orderId, requestHash, input, ctx) };
+    this.inFlight.set(orderId, entry);
+    void entry.result
+      .then((r) => (r.kind === 'out_of_stock' && entry.pendingAnnounced ? this.recordRejection(orderId, requestHash, input, r.skus, ctx) : undefined))
+      .catch(() => undefined)
+      .finally(() => this.inFlight.delete(orderId));
+    return entry.result;
+  }
+
+  /** The caller answered 202 for this order: if it then fails, the failure must be visible on the order stream. */
+  announcePending(orderId: string): void {
+    const entry = this.inFlight.get(orderId);
+    if (entry) entry.pendingAnnounced = true;
+  }
+
+  isInFlight(orderId: string): boolean {
+    return this.inFlight.has(orderId);
+  }
+
+  async cancel(orderId: string, ctx: CommandContext): Promise<{ orderId: string; status: 'cancelled'; position: number }> {
+    const command = (): OrderCommand => ({ type: 'CancelOrder', orderId, now: this.deps.clock.now().toISOString() });
+    const result = await handleCommand(this.deps, streamName('order', orderId), orderDecider, command, ctx);
+    // releasing is idempotent, so a cancel repeated after a crash finishes the job
+    const position = await this.release(orderId, result.state.lines, 'cancelled', ctx);
+    return { orderId, status: 'cancelled', position: Math.max(result.position, position) };
+  }
+
+  private async placeOnce(orderId: string, requestHash: string, input: PlaceOrderInput, ctx: CommandContext): Promise<PlaceOrderResult> {
+    const streamId = streamName('order', orderId);
+    const existing = await loadStream(this.deps.store, streamId, orderDecider);
+    const replay = this.replayOf(existing.state, requestHash, existing.position);
+    if (replay) return replay;
+
+    const lines = await this.pricedLines(input.lines);
+    const now = this.deps.clock.now();
+    const expiresAt = new Date(now.getTime() + this.options.reservationTtlMs).toISOString();
+    const outcomes = await Promise.allSettled(
+      lines.map((l) => this.inventory.submit({ type: 'ReserveStock', sku: l.sku, orderId, quantity: l.quantity, expiresAt }, ctx)),
+    );
+    const held = lines.filter((_, i) => outcomes[i]!.status === 'fulfilled' && (outcomes[i] as PromiseFulfilledResult<{ ok: boolean }>).value.ok);
+    const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (held.length < lines.length) {
+      await this.release(orderId, held, 'order_rejected', ctx);
+      if (failure) throw failure.reason;
+      return { kind: 'out_of_stock', orderId, skus: lines.filter((l) => !held.includes(l)).map((l) => l.sku) };
+    }
+
+    const decision = orderDecider.decide(
+      { type: 'PlaceOrder', orderId, customerId: input.customerId, lines, requestHash, now: now.toISOString(), expiresAt },
+      existing.state,
+    );
+    if (!decision.ok) throw new CommandRejectedError(decision.rejection);
+    try {
+      const appended = await this.deps.store.appendToStream(
+        streamId,
+        decision.events.map((e) => toEventToAppend(e, ctx, this.deps.ids, now)),
+        existing.revision < 0 ? 'no_stream' : existing.revision,
+      );
+      const state = decision.events.reduce(orderDecider.evolve, existing.state);
+      return { kind: 'placed', order: summaryOf(state), position: appended.position };
+    } catch (error) {
+      if (!(error instanceof WrongExpectedRevisionError)) throw error;
+      // another node placed this order id first: its reservations are the ones that count
+      const winner = await loadStream(this.deps.store, streamId, orderDecider);
+      const ours = lines.filter((l) => !winner.state.lines.some((w) => w.sku === l.sku));
+      await this.release(orderId, ours, 'order_rejected', ctx);
+      const answer = this.replayOf(winner.state, requestHash, winner.position);
+      if (!answer) throw error;
+      return answer;
+    }
+  }
+
+  private replayOf(state: OrderState, requestHash: string, position: number): PlaceOrderResult | undefined {
+    if (state.status === 'none' || state.status === 'rejected') return undefined;
+    if (state.requestHash !== requestHash) throw keyReused(state.orderId);
+    return { kind: 'existing', order: summaryOf(state), position };
+  }
+
+  private async pricedLines(requested: readonly RequestedLine[]): Promise<OrderLine[]> {
+    const entries = await Promise.all(requested.map((l) => this.catalog.listed(l.sku)));
+    const unknown = requested.filter((_, i) => !entries[i]).map((l) => l.sku);
+    if (unknown.length > 0) {
+      throw new CommandRejectedError({ code: 'unknown_sku', message: `Not listed: ${unknown.join(', ')}`, details: { skus: unknown } });
+    }
+    return requested.map((l, i) => ({ sku: l.sku, quantity: l.quantity, priceCents: entries[i]!.state.priceCents }));
+  }
+
+  private async release(orderId: string, lines: readonly { sku: string }[], reason: ReleaseReason, ctx: CommandContext): Promise<number> {
+    const outcomes = await Promise.all(lines.map((l) => this.inventory.submit({ type: 'ReleaseReservation', sku: l.sku, orderId, reason }, ctx)));
+    return outcomes.reduce((max, o) => Math.max(max, o.position), 0);
+  }
+
+  private async recordRejection(orderId: string, requestHash: string, input: PlaceOrderInput, skus: readonly string[], ctx: CommandContext): Promise<void> {
+    const command = (): OrderCommand => ({
+      type: 'RejectOrder',
+      orderId,
+      customerId: input.customerId,
+      requestHash,
+      reason: 'out_of_stock',
+      skus,
+      now: this.deps.clock.now().toISOString(),
+    });
+    await handleCommand(this.deps, streamName('order', orderId), orderDecider, command, ctx);
+  }
+}

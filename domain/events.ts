@@ -1,0 +1,30 @@
+import type { z } from 'zod';
+import type { EventDefinition } from './kernel/event';
+import { InventoryEvents, type InventoryEvent } from './inventory/inventory';
+import { OrderEvents, type OrderEvent } from './order/order';
+import { ProductEvents, type ProductEvent } from './product/product';
+
+export type CrestEvent = ProductEvent | InventoryEvent | OrderEvent;
+export type CrestEventType = CrestEvent['type'];
+
+/** Every event type Crest writes, with its current schema version. */
+export const eventDefinitions: Readonly<Record<CrestEventType, EventDefinition<string, z.ZodType>>> = {
+  ...ProductEvents,
+  ...InventoryEvents,
+  ...OrderEvents,
+};
+
+export const isCrestEventType = (type: string): type is CrestEventType => Object.prototype.hasOwnProperty.call(eventDefinitions, type);
+
+/** Validates an event's data against its current schema; throws a ZodError on a mismatch. */
+export const validateEvent = <E extends CrestEvent>(event: E): E => {
+  const definition = eventDefinitions[event.type];
+  return { type: event.type, data: definition.schema.parse(event.data) } as E;
+};
+
+/** Brings stored data written under an older schema version up to the current one. */
+export const upcast = (type: string, data: unknown, version: number): unknown => {
+  if (!isCrestEventType(type)) return data;
+  const definition = eventDefinitions[type];
+  return version < definition.version && definition.upcast ? definition.upcast(data, version) : data;
+};

@@ -1,0 +1,167 @@
+import { Map as IMap, Set as ISet } from 'immutable';
+import { z } from 'zod';
+import { accept, assertNever, reject, unchanged, type Decider, type Decision } from '../kernel/decider';
+import { defineEvent, isoTimestamp, positiveInt, skuSchema, type EventOf } from '../kernel/event';
+
+export const releaseReasons = ['cancelled', 'expired', 'payment_failed', 'order_rejected', 'order_abandoned'] as const;
+export type ReleaseReason = (typeof releaseReasons)[number];
+
+export const InventoryEvents = {
+  StockReceived: defineEvent('StockReceived', z.object({ sku: skuSchema, receiptId: z.string().min(1), quantity: positiveInt })),
+  StockAdjusted: defineEvent('StockAdjusted', z.object({ sku: skuSchema, adjustmentId: z.string().min(1), delta: z.number().int().refine((d) => d !== 0), reason: z.string().min(1) })),
+  StockReserved: defineEvent('StockReserved', z.object({ sku: skuSchema, orderId: z.string().min(1), quantity: positiveInt, expiresAt: isoTimestamp })),
+  ReservationReleased: defineEvent('ReservationReleased', z.object({ sku: skuSchema, orderId: z.string().min(1), quantity: positiveInt, reason: z.enum(releaseReasons) })),
+  ReservationConfirmed: defineEvent('ReservationConfirmed', z.object({ sku: skuSchema, orderId: z.string().min(1), quantity: positiveInt })),
+};
+export type InventoryEvent = EventOf<(typeof InventoryEvents)[keyof typeof InventoryEvents]>;
+
+export type InventoryCommand =
+  | { readonly type: 'ReceiveStock'; readonly sku: string; readonly receiptId: string; readonly quantity: number }
+  | { readonly type: 'AdjustStock'; readonly sku: string; readonly adjustmentId: string; readonly delta: number; readonly reason: string }
+  | { readonly type: 'ReserveStock'; readonly sku: string; readonly orderId: string; readonly quantity: number; readonly expiresAt: string }
+  | { readonly type: 'ReleaseReservation'; readonly sku: string; readonly orderId: string; readonly reason: ReleaseReason }
+  | { readonly type: 'ConfirmReservation'; readonly sku: string; readonly orderId: string }
+  | { readonly type: 'ExpireReservations'; readonly sku: string; readonly now: string };
+
+export interface Reservation {
+  readonly quantity: number;
+  readonly expiresAt: string;
+}
+
+/** Reservations and id sets are persistent collections, so evolve stays pure and O(log n) per event. */
+export interface InventoryState {
+  readonly received: number;
+  readonly adjusted: number;
+  readonly reserved: number;
+  readonly sold: number;
+  readonly reservations: IMap<string, Reservation>;
+  readonly receipts: ISet<string>;
+  readonly adjustments: ISet<string>;
+}
+
+export const availableOf = (s: InventoryState): number => s.received + s.adjusted - s.reserved - s.sold;
+
+const initialState = (): InventoryState => ({
+  received: 0,
+  adjusted: 0,
+  reserved: 0,
+  sold: 0,
+  reservations: IMap(),
+  receipts: ISet(),
+  adjustments: ISet(),
+});
+
+const decide = (command: InventoryCommand, state: InventoryState): Decision<InventoryEvent> => {
+  const { sku } = command;
+  switch (command.type) {
+    case 'ReceiveStock':
+      if (state.receipts.has(command.receiptId)) return unchanged();
+      return accept({ type: 'StockReceived', data: { sku, receiptId: command.receiptId, quantity: command.quantity } });
+    case 'AdjustStock': {
+      if (state.adjustments.has(command.adjustmentId)) return unchanged();
+      const available = availableOf(state);
+      if (available + command.delta < 0) {
+        return reject('insufficient_stock', `Adjusting ${sku} by ${command.delta} would take available (${available}) below zero`, { sku, available });
+      }
+      return accept({ type: 'StockAdjusted', data: { sku, adjustmentId: command.adjustmentId, delta: command.delta, reason: command.reason } });
+    }
+    case 'ReserveStock': {
+      const held = state.reservations.get(command.orderId);
+      if (held) {
+        if (held.quantity === command.quantity) return unchanged();
+        return reject('reservation_mismatch', `Order ${command.orderId} already holds ${held.quantity} of ${sku}`, { sku, held: held.quantity });
+      }
+      const available = availableOf(state);
+      if (available < command.quantity) return reject('out_of_stock', `Only ${available} of ${sku} available`, { sku, available });
+      return accept({ type: 'StockReserved', data: { sku, orderId: command.orderId, quantity: command.quantity, expiresAt: command.expiresAt } });
+    }
+    case 'ReleaseReservation': {
+      const held = state.reservations.get(command.orderId);
+      if (!held) return unchanged();
+      return accept({ type: 'ReservationReleased', data: { sku, orderId: command.orderId, quantity: held.quantity, reason: command.reason } });
+    }
+    case 'ConfirmReservation': {
+      const held = state.reservations.get(command.orderId);
+      if (!held) return reject('reservation_not_held', `Order ${command.orderId} holds no reservation of ${sku}`, { sku });
+      return accept({ type: 'ReservationConfirmed', data: { sku, orderId: command.orderId, quantity: held.quantity } });
+    }
+    case 'ExpireReservations': {
+      const now = Date.parse(command.now);
+      const due = [...state.reservations]
+        .filter(([, r]) => Date.parse(r.expiresAt) <= now)
+        // a fixed order, so a state restored from a snapshot decides exactly as the live one
+        .sort(([aId, a], [bId, b]) => Date.parse(a.expiresAt) - Date.parse(b.expiresAt) || (aId < bId ? -1 : aId > bId ? 1 : 0));
+      if (due.length === 0) return unchanged();
+      return accept(...due.map(([orderId, r]): InventoryEvent => ({ type: 'ReservationReleased', data: { sku, orderId, quantity: r.quantity, reason: 'expired' } })));
+    }
+    default:
+      return assertNever(command);
+  }
+};
+
+const evolve = (state: InventoryState, event: InventoryEvent): InventoryState => {
+  switch (event.type) {
+    case 'StockReceived':
+      return { ...state, received: state.received + event.data.quantity, receipts: state.receipts.add(event.data.receiptId) };
+    case 'StockAdjusted':
+      return { ...state, adjusted: state.adjusted + event.data.delta, adjustments: state.adjustments.add(event.data.adjustmentId) };
+    case 'StockReserved':
+      return {
+        ...state,
+        reserved: state.reserved + event.data.quantity,
+        reservations: state.reservations.set(event.data.orderId, { quantity: event.data.quantity, expiresAt: event.data.expiresAt }),
+      };
+    case 'ReservationReleased':
+      return { ...state, reserved: state.reserved - event.data.quantity, reservations: state.reservations.delete(event.data.orderId) };
+    case 'ReservationConfirmed':
+      return {
+        ...state,
+        reserved: state.reserved - event.data.quantity,
+        sold: state.sold + event.data.quantity,
+        reservations: state.reservations.delete(event.data.orderId),
+      };
+    default:
+      return assertNever(event);
+  }
+};
+
+export const inventoryDecider: Decider<InventoryCommand, InventoryEvent, InventoryState> = { initialState, decide, evolve };
+
+/** The earliest reservation deadline, or undefined when nothing is held. */
+export const nextExpiry = (state: InventoryState): string | undefined => {
+  let earliest: string | undefined;
+  for (const r of state.reservations.values()) if (earliest === undefined || Date.parse(r.expiresAt) < Date.parse(earliest)) earliest = r.expiresAt;
+  return earliest;
+};
+
+export const InventorySnapshotSchema = z.object({
+  received: z.number().int(),
+  adjusted: z.number().int(),
+  reserved: z.number().int(),
+  sold: z.number().int(),
+  reservations: z.array(z.tuple([z.string(), z.object({ quantity: z.number().int(), expiresAt: z.string() })])),
+  receipts: z.array(z.string()),
+  adjustments: z.array(z.string()),
+});
+export type InventorySnapshot = z.infer<typeof InventorySnapshotSchema>;
+export const INVENTORY_SNAPSHOT_VERSION = 1;
+
+export const toSnapshot = (s: InventoryState): InventorySnapshot => ({
+  received: s.received,
+  adjusted: s.adjusted,
+  reserved: s.reserved,
+  sold: s.sold,
+  reservations: [...s.reservations.entries()],
+  receipts: [...s.receipts],
+  adjustments: [...s.adjustments],
+});
+
+export const fromSnapshot = (snap: InventorySnapshot): InventoryState => ({
+  received: snap.received,
+  adjusted: snap.adjusted,
+  reserved: snap.reserved,
+  sold: snap.sold,
+  reservations: IMap(snap.reservations),
+  receipts: ISet(snap.receipts),
+  adjustments: ISet(snap.adjustments),
+});

@@ -1,0 +1,34 @@
+/** A reason a command was refused. Rejections are answers, not events: they never reach the log. */
+export interface Rejection {
+  readonly code: string;
+  readonly message: string;
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+export type Decision<E> =
+  | { readonly ok: true; readonly events: readonly E[] }
+  | { readonly ok: false; readonly rejection: Rejection };
+
+/** The pure heart of an aggregate: decide(command, state) → events, evolve(state, event) → state. */
+export interface Decider<C, E, S> {
+  readonly initialState: () => S;
+  readonly decide: (command: C, state: S) => Decision<E>;
+  readonly evolve: (state: S, event: E) => S;
+}
+
+export const accept = <E>(...events: E[]): Decision<E> => ({ ok: true, events });
+export const unchanged = <E>(): Decision<E> => ({ ok: true, events: [] });
+export const reject = <E>(code: string, message: string, details?: Record<string, unknown>): Decision<E> => ({
+  ok: false,
+  rejection: details === undefined ? { code, message } : { code, message, details },
+});
+
+export const fold = <C, E, S>(decider: Decider<C, E, S>, events: Iterable<E>, from: S = decider.initialState()): S => {
+  let state = from;
+  for (const event of events) state = decider.evolve(state, event);
+  return state;
+};
+
+export const assertNever = (value: never): never => {
+  throw new Error(`Unhandled case: ${JSON.stringify(value)}`);
+};

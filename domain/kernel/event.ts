@@ -1,0 +1,37 @@
+import { z } from 'zod';
+
+/** A domain event as the deciders see it: a discriminated union member. */
+export interface DomainEvent<T extends string = string, D = unknown> {
+  readonly type: T;
+  readonly data: D;
+}
+
+/** Event metadata stored beside every event. */
+export const EventMetadataSchema = z.object({
+  correlationId: z.string(),
+  causationId: z.string(),
+  commandId: z.string(),
+  timestamp: z.string(),
+  schemaVersion: z.number().int().positive(),
+});
+export type EventMetadata = z.infer<typeof EventMetadataSchema>;
+
+/** One versioned event schema. Later versions add an upcaster from the previous version's data. */
+export interface EventDefinition<T extends string, S extends z.ZodType> {
+  readonly type: T;
+  readonly version: number;
+  readonly schema: S;
+  readonly upcast?: (data: unknown, fromVersion: number) => unknown;
+}
+
+export const defineEvent = <T extends string, S extends z.ZodType>(type: T, schema: S, version = 1): EventDefinition<T, S> => ({
+  type,
+  version,
+  schema,
+});
+
+export type EventOf<D> = D extends EventDefinition<infer T, infer S> ? DomainEvent<T, z.infer<S>> : never;
+
+export const isoTimestamp = z.iso.datetime();
+export const skuSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a SKU is 1-64 of A-Z a-z 0-9 . _ - and starts with a letter or digit');
+export const positiveInt = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);

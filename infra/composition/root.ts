@@ -1,0 +1,138 @@
+import type { FastifyInstance } from 'fastify';
+import { Container, type ServiceIdentifier } from 'inversify';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import pino, { type Logger } from 'pino';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { Catalog } from '../../commands/catalog/catalog';
+import { ProductCommands } from '../../commands/catalog/product-commands';
+import type { CommandDeps } from '../../commands/handle-command';
+import { commandRoutes } from '../../commands/http/command-routes';
+import { InventoryWriters } from '../../commands/inventory/inventory-writers';
+import { StockCommands } from '../../commands/inventory/stock-commands';
+import { Checkout } from '../../commands/orders/checkout';
+import type { Clock, IdGenerator, SnapshotStore } from '../../commands/ports';
+import type { EventStore } from '../../domain/kernel/event-store';
+import type { CrestConfig } from '../config/config';
+import { buildHttpApp } from '../http/app';
+import { opsRoutes } from '../http/ops-routes';
+import { MemoryEventStore } from '../memory/memory-event-store';
+import { MemorySnapshotStore } from '../memory/memory-snapshot-store';
+import { CrestMetrics } from '../metrics/metrics';
+import { SqliteEventStore } from '../sqlite/sqlite-event-store';
+import { SqliteSnapshotStore } from '../sqlite/sqlite-snapshot-store';
+
+const id = <T>(name: string): ServiceIdentifier<T> => Symbol(name);
+
+export const Tokens = {
+  Config: id<CrestConfig>('Config'),
+  Logger: id<Logger>('Logger'),
+  Clock: id<Clock>('Clock'),
+  Ids: id<IdGenerator>('Ids'),
+  EventStore: id<EventStore>('EventStore'),
+  Snapshots: id<SnapshotStore>('Snapshots'),
+  Metrics: id<CrestMetrics>('Metrics'),
+  Inventory: id<InventoryWriters>('Inventory'),
+  Catalog: id<Catalog>('Catalog'),
+  Products: id<ProductCommands>('Products'),
+  Stock: id<StockCommands>('Stock'),
+  Checkout: id<Checkout>('Checkout'),
+  AdminToken: id<{ token: string; generated: boolean }>('AdminToken'),
+  HttpApp: id<FastifyInstance>('HttpApp'),
+};
+
+export interface CompositionOptions {
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+}
+
+/** The one place where ports meet adapters. Every adapter is chosen here, from the validated config. */
+export const createContainer = (config: CrestConfig, options: CompositionOptions = {}): Container => {
+  const c = new Container({ defaultScope: 'Singleton' });
+  c.bind(Tokens.Config).toConstantValue(config);
+  c.bind(Tokens.Logger).toConstantValue(options.logger ?? pino({ level: config.CREST_LOG_LEVEL, base: { service: 'crest' } }));
+  c.bind(Tokens.Clock).toConstantValue(options.clock ?? { now: () => new Date() });
+  c.bind(Tokens.Ids).toConstantValue({ next: () => randomUUID() });
+  c.bind(Tokens.EventStore).toDynamicValue(() =>
+    config.CREST_EVENT_STORE === 'memory'
+      ? new MemoryEventStore()
+      : new SqliteEventStore({ file: join(config.CREST_DATA_DIR, 'crest.sqlite'), synchronous: config.CREST_SQLITE_SYNCHRONOUS }),
+  );
+  c.bind(Tokens.Snapshots).toDynamicValue((ctx) => {
+    const store = ctx.get(Tokens.EventStore);
+    return store instanceof SqliteEventStore ? new SqliteSnapshotStore(store.db) : new MemorySnapshotStore();
+  });
+  c.bind(Tokens.Metrics).toDynamicValue(() => new CrestMetrics());
+  const commandDeps = (ctx: { get: Container['get'] }): CommandDeps => ({ store: ctx.get(Tokens.EventStore), clock: ctx.get(Tokens.Clock), ids: ctx.get(Tokens.Ids) });
+  c.bind(Tokens.Inventory).toDynamicValue(
+    (ctx) =>
+      new InventoryWriters({
+        ...commandDeps(ctx),
+        snapshots: ctx.get(Tokens.Snapshots),
+        observer: ctx.get(Tokens.Metrics).writerObserver(ctx.get(Tokens.Logger)),
+        options: { maxBatch: config.CREST_WRITER_MAX_BATCH, snapshotEvery: config.CREST_SNAPSHOT_EVERY, maxConflictRetries: 5 },
+      }),
+  );
+  c.bind(Tokens.Catalog).toDynamicValue((ctx) => new Catalog(ctx.get(Tokens.EventStore)));
+  c.bind(Tokens.Products).toDynamicValue((ctx) => new ProductCommands(commandDeps(ctx), ctx.get(Tokens.Catalog)));
+  c.bind(Tokens.Stock).toDynamicValue((ctx) => new StockCommands(ctx.get(Tokens.Catalog), ctx.get(Tokens.Inventory)));
+  c.bind(Tokens.Checkout).toDynamicValue(
+    (ctx) => new Checkout(commandDeps(ctx), ctx.get(Tokens.Catalog), ctx.get(Tokens.Inventory), { reservationTtlMs: config.CREST_RESERVATION_TTL_MS }),
+  );
+  c.bind(Tokens.AdminToken).toConstantValue(
+    config.CREST_ADMIN_TOKEN ? { token: config.CREST_ADMIN_TOKEN, generated: false } : { token: randomBytes(24).toString('base64url'), generated: true },
+  );
+  c.bind(Tokens.HttpApp).toDynamicValue(async (ctx) => {
+    const metrics = ctx.get(Tokens.Metrics);
+    const perSecond = (points: number) => (points > 0 ? new RateLimiterMemory({ points, duration: 1 }) : undefined);
+    return buildHttpApp({
+      logger: ctx.get(Tokens.Logger),
+      adminToken: ctx.get(Tokens.AdminToken).token,
+      customerLimiter: perSecond(config.CREST_RATE_LIMIT_CUSTOMER_PER_SEC),
+      globalLimiter: perSecond(config.CREST_RATE_LIMIT_GLOBAL_PER_SEC),
+      maxEventLoopDelayMs: config.CREST_MAX_EVENT_LOOP_DELAY_MS,
+      onResponse: (route, method, status, seconds) => metrics.observeHttp(route, method, status, seconds),
+      routes: [
+        opsRoutes({ registry: metrics.registry, ready: () => true }),
+        commandRoutes({
+          products: ctx.get(Tokens.Products),
+          stock: ctx.get(Tokens.Stock),
+          checkout: ctx.get(Tokens.Checkout),
+          orderWaitMs: config.CREST_ORDER_WAIT_MS,
+        }),
+      ],
+    });
+  });
+  return c;
+};
+
+export interface RunningCrest {
+  readonly app: FastifyInstance;
+  readonly url: string;
+  readonly adminToken: { token: string; generated: boolean };
+  readonly container: Container;
+  stop(): Promise<void>;
+}
+
+/** `crest start`: every role in one process. */
+export const startAllInOne = async (config: CrestConfig, options: CompositionOptions = {}): Promise<RunningCrest> => {
+  const container = createContainer(config, options);
+  const catalog = container.get(Tokens.Catalog);
+  await catalog.start();
+  const app = await container.getAsync(Tokens.HttpApp);
+  const url = await app.listen({ port: config.PORT, host: config.HOST });
+  let stopping: Promise<void> | undefined;
+  return {
+    app,
+    url,
+    adminToken: container.get(Tokens.AdminToken),
+    container,
+    stop: () =>
+      (stopping ??= (async () => {
+        await app.close();
+        container.get(Tokens.Inventory).stop();
+        await catalog.stop();
+        await container.get(Tokens.EventStore).close();
+      })()),
+  };
+};

@@ -1,0 +1,47 @@
+import { z } from 'zod';
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+
+/** Every setting Crest reads, with its default. This module is the only place that looks at the environment. */
+export const ConfigSchema = z.object({
+  PORT: int(0, 65535).default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  CREST_DATA_DIR: z.string().min(1).default('./data'),
+  CREST_EVENT_STORE: z.enum(['sqlite', 'memory']).default('sqlite'),
+  CREST_SQLITE_SYNCHRONOUS: z.enum(['OFF', 'NORMAL', 'FULL', 'EXTRA']).default('FULL'),
+  CREST_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  CREST_ORDER_WAIT_MS: int(1, 60_000).default(2000),
+  CREST_RESERVATION_TTL_MS: int(1000).default(900_000),
+  CREST_SNAPSHOT_EVERY: int(1).default(1000),
+  CREST_WRITER_MAX_BATCH: int(1, 100_000).default(2000),
+  CREST_RATE_LIMIT_CUSTOMER_PER_SEC: int(0).default(20),
+  CREST_RATE_LIMIT_GLOBAL_PER_SEC: int(0).default(0),
+  CREST_MAX_EVENT_LOOP_DELAY_MS: int(0).default(1000),
+  CREST_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type CrestConfig = z.infer<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses settings from an environment-shaped record; empty strings count as unset. */
+export const parseConfig = (env: Readonly<Record<string, string | undefined>>, overrides: Partial<Record<keyof CrestConfig, string>> = {}): CrestConfig => {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(ConfigSchema.shape)) {
+    const value = overrides[key as keyof CrestConfig] ?? env[key];
+    if (value !== undefined && value !== '') input[key] = value;
+  }
+  const parsed = ConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}=${JSON.stringify(input[String(i.path[0])] ?? '')}: ${i.message}`));
+  }
+  return parsed.data;
+};
+
+/** Reads the process environment once. */
+export const loadConfig = (): CrestConfig => parseConfig(process.env);

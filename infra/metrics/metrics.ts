@@ -1,0 +1,71 @@
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import type { WriterObserver } from '../../commands/inventory/inventory-writer';
+
+/** Crest's Prometheus metrics, on a registry of its own so that several instances can live in one test process. */
+export class CrestMetrics {
+  readonly registry = new Registry();
+  private readonly httpDuration = new Histogram({
+    name: 'crest_http_request_duration_seconds',
+    help: 'HTTP request latency by route, method and status',
+    labelNames: ['route', 'method', 'status'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  private readonly inventoryCommands = new Counter({
+    name: 'crest_inventory_commands_total',
+    help: 'Inventory commands by type and outcome (accepted, duplicate, out_of_stock, ...); from_memory=true never touched the store',
+    labelNames: ['command', 'outcome', 'from_memory'] as const,
+    registers: [this.registry],
+  });
+  private readonly batchSize = new Histogram({
+    name: 'crest_group_commit_batch_commands',
+    help: 'Commands decided into one group-commit append',
+    buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500],
+    registers: [this.registry],
+  });
+  private readonly appendLatency = new Histogram({
+    name: 'crest_event_append_duration_seconds',
+    help: 'Latency of durable appends by inventory writers',
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+    registers: [this.registry],
+  });
+  private readonly conflicts = new Counter({
+    name: 'crest_writer_conflicts_total',
+    help: 'Expected-revision conflicts met by inventory writers (another writer appended)',
+    registers: [this.registry],
+  });
+  private readonly loads = new Counter({
+    name: 'crest_writer_loads_total',
+    help: 'Inventory writer (re)loads, by whether a snapshot was used',
+    labelNames: ['from_snapshot'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'crest_' });
+  }
+
+  observeHttp(route: string, method: string, status: number, seconds: number): void {
+    this.httpDuration.observe({ route, method, status: String(status) }, seconds);
+  }
+
+  writerObserver(logger: Logger): WriterObserver {
+    return {
+      batchCommitted: (_sku, commands, _events, appendMs) => {
+        this.batchSize.observe(commands);
+        this.appendLatency.observe(appendMs / 1000);
+      },
+      commandDecided: (_sku, command, outcome, fromMemory) => this.inventoryCommands.inc({ command, outcome, from_memory: String(fromMemory) }),
+      conflict: (sku) => {
+        this.conflicts.inc();
+        logger.warn({ sku }, 'inventory writer met a conflicting append; reloading');
+      },
+      loaded: (sku, eventsReplayed, fromSnapshot) => {
+        this.loads.inc({ from_snapshot: String(fromSnapshot) });
+        logger.debug({ sku, eventsReplayed, fromSnapshot }, 'inventory writer loaded');
+      },
+      snapshotFailed: (sku, error) => logger.warn({ sku, err: error }, 'saving an inventory snapshot failed'),
+    };
+  }
+}

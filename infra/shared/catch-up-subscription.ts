@@ -1,0 +1,79 @@
+import type { BatchHandler, LogFilter, RecordedEvent, SubscribeOptions, Subscription } from '../../domain/kernel/event-store';
+
+export interface CatchUpSource {
+  readAll(options: { after?: number; maxCount: number; filter?: LogFilter }): Promise<readonly RecordedEvent[]>;
+  /** Resolves when new events may exist, or after `timeoutMs`, whichever is first. */
+  waitForAppend(timeoutMs: number): Promise<void>;
+}
+
+/**
+ * A catch-up subscription over any store that can page its global log in position order and say when
+ * something was appended. Because it always reads from its last delivered position, switching from
+ * replay to live needs no hand-over and can neither skip nor repeat an event.
+ */
+export const catchUpSubscription = (source: CatchUpSource, options: SubscribeOptions, handler: BatchHandler, idlePollMs: number): Subscription => {
+  let position = options.after;
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  const batchSize = options.batchSize ?? 500;
+
+  const run = async (): Promise<void> => {
+    // Armed before the last read that came back empty, so an append made during that read still wakes us.
+    let appended: Promise<void> | undefined;
+    while (!stopped) {
+      const batch = await source.readAll({ ...(position === undefined ? {} : { after: position }), maxCount: batchSize, ...(options.filter ? { filter: options.filter } : {}) });
+      if (stopped) return;
+      if (batch.length > 0) {
+        await handler(batch);
+        position = batch[batch.length - 1]!.position;
+        continue;
+      }
+      if (!appended) {
+        appended = source.waitForAppend(idlePollMs);
+        continue;
+      }
+      await Promise.race([appended, new Promise<void>((resolve) => (wake = resolve))]);
+      appended = undefined;
+    }
+  };
+
+  const done = run();
+  done.catch(() => undefined);
+  return {
+    get position() {
+      return position;
+    },
+    async close() {
+      stopped = true;
+      wake?.();
+      await done.catch(() => undefined);
+    },
+    done,
+  };
+};
+
+/** Wakes every waiter on the next append; waiters also give up after their timeout so cross-process writers are seen. */
+export class AppendSignal {
+  private waiters: Array<() => void> = [];
+
+  notify(): void {
+    const waiters = this.waiters;
+    if (waiters.length === 0) return;
+    this.waiters = [];
+    for (const w of waiters) w();
+  }
+
+  wait(timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== done);
+        resolve();
+      }, timeoutMs);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.waiters.push(done);
+    });
+  }
+}

@@ -1,0 +1,52 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export type SqliteSynchronous = 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
+
+export interface SqliteOptions {
+  /** Path of the database file, or ':memory:'. */
+  readonly file: string;
+  readonly synchronous: SqliteSynchronous;
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS events (
+  position  INTEGER PRIMARY KEY AUTOINCREMENT,
+  stream_id TEXT    NOT NULL,
+  revision  INTEGER NOT NULL,
+  category  TEXT    NOT NULL,
+  event_id  TEXT    NOT NULL,
+  type      TEXT    NOT NULL,
+  data      TEXT    NOT NULL,
+  metadata  TEXT    NOT NULL,
+  created   TEXT    NOT NULL,
+  UNIQUE (stream_id, revision)
+);
+CREATE INDEX IF NOT EXISTS events_by_category ON events (category, position);
+CREATE INDEX IF NOT EXISTS events_by_type ON events (type, position);
+CREATE TABLE IF NOT EXISTS streams (
+  stream_id TEXT PRIMARY KEY,
+  revision  INTEGER NOT NULL,
+  position  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS snapshots (
+  stream_id      TEXT PRIMARY KEY,
+  revision       INTEGER NOT NULL,
+  position       INTEGER NOT NULL,
+  schema_version INTEGER NOT NULL,
+  state          TEXT    NOT NULL,
+  created        TEXT    NOT NULL
+) WITHOUT ROWID;
+`;
+
+/** Opens (creating if needed) the Crest SQLite file in WAL mode, so several processes may share it. */
+export const openSqlite = (options: SqliteOptions): Database.Database => {
+  if (options.file !== ':memory:') mkdirSync(dirname(options.file), { recursive: true });
+  const db = new Database(options.file);
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${options.synchronous}`);
+  db.pragma('busy_timeout = 5000');
+  db.exec(schema);
+  return db;
+};

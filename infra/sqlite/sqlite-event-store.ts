@@ -1,0 +1,157 @@
+import type Database from 'better-sqlite3';
+import type { Statement } from 'better-sqlite3';
+import type {
+  AppendResult,
+  BatchHandler,
+  EventStore,
+  EventToAppend,
+  ExpectedRevision,
+  LogFilter,
+  ReadAllOptions,
+  ReadStreamOptions,
+  RecordedEvent,
+  SubscribeOptions,
+  Subscription,
+} from '../../domain/kernel/event-store';
+import { categoryOf } from '../../domain/kernel/streams';
+import { AppendSignal, catchUpSubscription } from '../shared/catch-up-subscription';
+import { checkExpectedRevision } from '../shared/event-store-rules';
+import { openSqlite, type SqliteOptions } from './sqlite-database';
+
+interface EventRow {
+  position: number;
+  stream_id: string;
+  revision: number;
+  event_id: string;
+  type: string;
+  data: string;
+  metadata: string;
+  created: string;
+}
+
+const toRecorded = (row: EventRow): RecordedEvent => ({
+  streamId: row.stream_id,
+  revision: row.revision,
+  position: row.position,
+  id: row.event_id,
+  type: row.type,
+  data: JSON.parse(row.data),
+  metadata: JSON.parse(row.metadata),
+  created: row.created,
+});
+
+const columns = 'position, stream_id, revision, event_id, type, data, metadata, created';
+
+export interface SqliteEventStoreOptions extends SqliteOptions {
+  /** How often an idle subscription looks for events appended by other processes. */
+  readonly idlePollMs?: number;
+}
+
+/**
+ * The embedded event store: one SQLite file in WAL mode. Each append is one IMMEDIATE transaction, so the
+ * expected-revision check and the inserts are atomic across processes, and positions are handed out in commit order.
+ */
+export class SqliteEventStore implements EventStore {
+  readonly db: Database.Database;
+  private readonly signal = new AppendSignal();
+  private readonly idlePollMs: number;
+  private readonly statements: {
+    head: Statement<[string], { revision: number; position: number }>;
+    insert: Statement<[string, number, string, string, string, string, string, string]>;
+    upsertHead: Statement<[string, number, number]>;
+    forwards: Statement<[string, number, number], EventRow>;
+    backwards: Statement<[string, number, number], EventRow>;
+  };
+  private readonly filteredReads = new Map<string, Statement<unknown[], EventRow>>();
+  private readonly appendTx: (streamId: string, events: readonly EventToAppend[], expected: ExpectedRevision) => AppendResult;
+
+  constructor(options: SqliteEventStoreOptions) {
+    this.db = openSqlite(options);
+    this.idlePollMs = options.idlePollMs ?? 100;
+    const db = this.db;
+    this.statements = {
+      head: db.prepare('SELECT revision, position FROM streams WHERE stream_id = ?'),
+      insert: db.prepare('INSERT INTO events (stream_id, revision, category, event_id, type, data, metadata, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+      upsertHead: db.prepare('INSERT INTO streams (stream_id, revision, position) VALUES (?, ?, ?) ON CONFLICT (stream_id) DO UPDATE SET revision = excluded.revision, position = excluded.position'),
+      forwards: db.prepare(`SELECT ${columns} FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?`),
+      backwards: db.prepare(`SELECT ${columns} FROM events WHERE stream_id = ? AND revision <= ? ORDER BY revision DESC LIMIT ?`),
+    };
+    const tx = db.transaction((streamId: string, events: readonly EventToAppend[], expected: ExpectedRevision): AppendResult => {
+      const head = this.statements.head.get(streamId);
+      checkExpectedRevision(streamId, expected, head?.revision);
+      if (events.length === 0) return { nextExpectedRevision: head?.revision ?? -1, position: head?.position ?? 0 };
+      const category = categoryOf(streamId);
+      const created = new Date().toISOString();
+      let revision = head?.revision ?? -1;
+      let position = 0;
+      for (const e of events) {
+        revision++;
+        const info = this.statements.insert.run(streamId, revision, category, e.id, e.type, JSON.stringify(e.data), JSON.stringify(e.metadata), created);
+        position = Number(info.lastInsertRowid);
+      }
+      this.statements.upsertHead.run(streamId, revision, position);
+      return { nextExpectedRevision: revision, position };
+    });
+    this.appendTx = (streamId, events, expected) => tx.immediate(streamId, events, expected);
+  }
+
+  async appendToStream(streamId: string, events: readonly EventToAppend[], expectedRevision: ExpectedRevision): Promise<AppendResult> {
+    const result = this.appendTx(streamId, events, expectedRevision);
+    if (events.length > 0) this.signal.notify();
+    return result;
+  }
+
+  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<readonly RecordedEvent[]> {
+    const max = options.maxCount ?? -1;
+    const rows =
+      options.direction === 'backwards'
+        ? this.statements.backwards.all(streamId, options.fromRevision ?? Number.MAX_SAFE_INTEGER, max)
+        : this.statements.forwards.all(streamId, options.fromRevision ?? 0, max);
+    return rows.map(toRecorded);
+  }
+
+  async readAll(options: ReadAllOptions = {}): Promise<readonly RecordedEvent[]> {
+    const { sql, params } = this.filterClause(options.filter);
+    const statement = this.filteredRead(`SELECT ${columns} FROM events WHERE position > ?${sql} ORDER BY position LIMIT ?`);
+    return statement.all(options.after ?? 0, ...params, options.maxCount ?? -1).map(toRecorded);
+  }
+
+  async headPosition(filter?: LogFilter): Promise<number | undefined> {
+    const { sql, params } = this.filterClause(filter);
+    const statement = this.filteredRead(`SELECT position FROM events WHERE position > ?${sql} ORDER BY position DESC LIMIT 1`);
+    const row = statement.get(0, ...params) as { position: number } | undefined;
+    return row?.position;
+  }
+
+  subscribeToAll(options: SubscribeOptions, handler: BatchHandler): Subscription {
+    return catchUpSubscription({ readAll: (o) => this.readAll(o), waitForAppend: (ms) => this.signal.wait(ms) }, options, handler, this.idlePollMs);
+  }
+
+  async close(): Promise<void> {
+    this.signal.notify();
+    if (this.db.open) this.db.close();
+  }
+
+  private filterClause(filter: LogFilter | undefined): { sql: string; params: string[] } {
+    let sql = '';
+    const params: string[] = [];
+    if (filter?.categories && filter.categories.length > 0) {
+      sql += ` AND category IN (${filter.categories.map(() => '?').join(', ')})`;
+      params.push(...filter.categories);
+    }
+    if (filter?.eventTypes && filter.eventTypes.length > 0) {
+      sql += ` AND type IN (${filter.eventTypes.map(() => '?').join(', ')})`;
+      params.push(...filter.eventTypes);
+    }
+    return { sql, params };
+  }
+
+  private filteredRead(sql: string): Statement<unknown[], EventRow> {
+    let statement = this.filteredReads.get(sql);
+    if (!statement) {
+      statement = this.db.prepare<unknown[], EventRow>(sql);
+      this.filteredReads.set(sql, statement);
+    }
+    return statement;
+  }
+}
