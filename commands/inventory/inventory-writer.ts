@@ -85,6 +85,7 @@ export class InventoryWriter {
   private queue: Pending[] = [];
   private flushing = false;
   private expiryTimer: NodeJS.Timeout | undefined;
+  private expiryDue: number | undefined;
   private stopped = false;
 
   constructor(
@@ -195,7 +196,7 @@ export class InventoryWriter {
       });
       if (events.length > 0) {
         this.maybeSnapshot();
-        this.scheduleExpiry();
+        this.noteDeadlines(events);
       }
       return;
     }
@@ -252,30 +253,56 @@ export class InventoryWriter {
     this.ready = true;
     this.deps.observer.loaded(this.sku, replayed, fromSnap);
     this.maybeSnapshot();
-    this.scheduleExpiry();
+    this.rescanDeadlines();
   }
 
+  /** A snapshot costs O(state), so it waits for at least as many events as the state has reservations: O(1) per event. */
   private maybeSnapshot(): void {
-    if (this.eventsSinceSnapshot < this.deps.options.snapshotEvery || this.revision < 0) return;
+    const due = Math.max(this.deps.options.snapshotEvery, this.state.reservations.size);
+    if (this.eventsSinceSnapshot < due || this.revision < 0) return;
     this.eventsSinceSnapshot = 0;
     const snapshot = { streamId: this.streamId, revision: this.revision, position: this.position, schemaVersion: INVENTORY_SNAPSHOT_VERSION, state: toSnapshot(this.state) };
     this.deps.snapshots.save(snapshot).catch((error: unknown) => this.deps.observer.snapshotFailed(this.sku, error));
   }
 
-  /** One timer per writer, at the earliest reservation deadline: the writer releases what its own state says is due. */
-  private scheduleExpiry(): void {
+  /**
+   * One timer per writer, at the earliest reservation deadline: the writer releases what its own state says is due.
+   * New reservations can only bring the deadline forward, so a batch checks just its own events; the full scan
+   * happens only when the timer fires. A timer that fires early (its reservation was settled) finds nothing due.
+   */
+  private noteDeadlines(events: readonly EventToAppend[]): void {
+    for (const e of events) {
+      if (e.type !== 'StockReserved') continue;
+      const due = Date.parse((e.data as { expiresAt: string }).expiresAt);
+      if (this.expiryDue === undefined || due < this.expiryDue) this.armExpiry(due);
+    }
+  }
+
+  private rescanDeadlines(): void {
+    const due = nextExpiry(this.state);
+    if (due === undefined) this.disarmExpiry();
+    else this.armExpiry(Date.parse(due));
+  }
+
+  private disarmExpiry(): void {
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     this.expiryTimer = undefined;
-    const due = nextExpiry(this.state);
-    if (due === undefined || this.stopped) return;
-    const delay = Math.min(Math.max(0, Date.parse(due) - this.deps.clock.now().getTime()), MAX_TIMER_MS);
+    this.expiryDue = undefined;
+  }
+
+  private armExpiry(due: number): void {
+    this.disarmExpiry();
+    if (this.stopped) return;
+    this.expiryDue = due;
+    const delay = Math.min(Math.max(0, due - this.deps.clock.now().getTime()), MAX_TIMER_MS);
     this.expiryTimer = setTimeout(() => {
       this.expiryTimer = undefined;
+      if (this.deps.clock.now().getTime() < due && delay === MAX_TIMER_MS) return this.armExpiry(due);
       const now = this.deps.clock.now().toISOString();
       const ctx = { commandId: `expire:${this.sku}:${now}`, correlationId: `expire:${this.sku}` };
       this.submit({ type: 'ExpireReservations', sku: this.sku, now }, ctx).then(
-        () => this.scheduleExpiry(),
-        () => this.scheduleExpiry(),
+        () => this.rescanDeadlines(),
+        () => this.rescanDeadlines(),
       );
     }, delay);
     this.expiryTimer.unref();
