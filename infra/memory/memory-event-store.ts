@@ -32,20 +32,21 @@ export class MemoryEventStore implements EventStore {
     }
     const target = stream ?? [];
     const created = new Date().toISOString();
-    for (const e of events) {
-      const recorded: RecordedEvent = {
+    // build every record before touching the log, so a failure leaves the store unchanged
+    const recorded = events.map(
+      (e, i): RecordedEvent => ({
         streamId,
-        revision: target.length,
-        position: this.log.length + 1,
+        revision: target.length + i,
+        position: this.log.length + 1 + i,
         id: e.id,
         type: e.type,
         data: structuredClone(e.data),
         metadata: structuredClone(e.metadata),
         created,
-      };
-      target.push(recorded);
-      this.log.push(recorded);
-    }
+      }),
+    );
+    target.push(...recorded);
+    this.log.push(...recorded);
     this.streams.set(streamId, target);
     this.signal.notify();
     return { nextExpectedRevision: target.length - 1, position: this.log.length };
