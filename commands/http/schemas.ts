@@ -1,11 +1,9 @@
 import { z } from 'zod';
-import { skuSchema } from '../../domain/kernel/event';
+import { identifier, orderIdSchema, skuSchema } from '../../domain/kernel/event';
 import { priceCents, productCategory, productDescription, productName } from '../../domain/product/product';
 
-export const identifier = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/, '1-128 of A-Z a-z 0-9 . _ : @ -, starting with a letter or digit');
-
 export const SkuParams = z.strictObject({ sku: skuSchema });
-export const OrderParams = z.strictObject({ id: z.string().regex(/^ord_[A-Za-z0-9_-]{24}$/, 'an order id looks like ord_ followed by 24 characters') });
+export const OrderParams = z.strictObject({ id: orderIdSchema });
 
 export const PutProductBody = z.strictObject({
   name: productName,

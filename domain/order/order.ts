@@ -25,7 +25,7 @@ export const OrderEvents = {
     'OrderRejected',
     z.object({ orderId: z.string(), customerId: z.string(), requestHash: z.string(), reason: z.string(), skus: z.array(skuSchema), rejectedAt: isoTimestamp }),
   ),
-  OrderCancelled: defineEvent('OrderCancelled', z.object({ orderId: z.string(), cancelledAt: isoTimestamp })),
+  OrderCancelled: defineEvent('OrderCancelled', z.object({ orderId: z.string(), customerId: z.string(), cancelledAt: isoTimestamp })),
 };
 export type OrderEvent = EventOf<(typeof OrderEvents)[keyof typeof OrderEvents]>;
 
@@ -108,7 +108,7 @@ const decide = (command: OrderCommand, state: OrderState): Decision<OrderEvent> 
         case 'none':
           return reject('order_not_found', `Order ${command.orderId} does not exist`);
         case 'awaiting_payment':
-          return accept({ type: 'OrderCancelled', data: { orderId: command.orderId, cancelledAt: command.now } });
+          return accept({ type: 'OrderCancelled', data: { orderId: command.orderId, customerId: state.customerId, cancelledAt: command.now } });
         case 'cancelled':
           return unchanged();
         case 'confirmed':

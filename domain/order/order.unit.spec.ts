@@ -38,7 +38,7 @@ const rejected = (requestHash = 'hash-a', rejectedAt = T0): OrderEvent => ({
   type: 'OrderRejected',
   data: { orderId, customerId, requestHash, reason: 'out_of_stock', skus: ['CAP-002'], rejectedAt },
 });
-const cancelled = (cancelledAt = T1): OrderEvent => ({ type: 'OrderCancelled', data: { orderId, cancelledAt } });
+const cancelled = (cancelledAt = T1): OrderEvent => ({ type: 'OrderCancelled', data: { orderId, customerId, cancelledAt } });
 
 describe('order decider', () => {
   describe('placing an order', () => {

@@ -13,10 +13,17 @@ import { StockCommands } from '../../commands/inventory/stock-commands';
 import { Checkout } from '../../commands/orders/checkout';
 import type { Clock, IdGenerator, SnapshotStore } from '../../commands/ports';
 import type { EventStore } from '../../domain/kernel/event-store';
+import { ProjectionRunner } from '../../projections/projection-runner';
+import { customerOrdersProjection, inventoryProjection, ordersProjection, productsProjection } from '../../projections/read-models';
+import { ReadCache } from '../../read-api/cache/read-cache';
+import { readRoutes } from '../../read-api/http/read-routes';
+import type { ReadModelProgress } from '../../read-api/ports';
+import { Storefront, type Rendered } from '../../read-api/storefront';
 import type { CrestConfig } from '../config/config';
 import { buildHttpApp } from '../http/app';
 import { opsRoutes } from '../http/ops-routes';
 import { MemoryEventStore } from '../memory/memory-event-store';
+import { MemoryReadModels } from '../memory/memory-read-models';
 import { MemorySnapshotStore } from '../memory/memory-snapshot-store';
 import { CrestMetrics } from '../metrics/metrics';
 import { SqliteEventStore } from '../sqlite/sqlite-event-store';
@@ -37,6 +44,10 @@ export const Tokens = {
   Products: id<ProductCommands>('Products'),
   Stock: id<StockCommands>('Stock'),
   Checkout: id<Checkout>('Checkout'),
+  ReadModels: id<MemoryReadModels>('ReadModels'),
+  Projections: id<ProjectionRunner>('Projections'),
+  Progress: id<ReadModelProgress>('Progress'),
+  Storefront: id<Storefront>('Storefront'),
   AdminToken: id<{ token: string; generated: boolean }>('AdminToken'),
   HttpApp: id<FastifyInstance>('HttpApp'),
 };
@@ -79,6 +90,29 @@ export const createContainer = (config: CrestConfig, options: CompositionOptions
   c.bind(Tokens.Checkout).toDynamicValue(
     (ctx) => new Checkout(commandDeps(ctx), ctx.get(Tokens.Catalog), ctx.get(Tokens.Inventory), { reservationTtlMs: config.CREST_RESERVATION_TTL_MS }),
   );
+  c.bind(Tokens.ReadModels).toDynamicValue(() => new MemoryReadModels());
+  c.bind(Tokens.Projections).toDynamicValue(
+    (ctx) =>
+      new ProjectionRunner(ctx.get(Tokens.EventStore), ctx.get(Tokens.ReadModels), ctx.get(Tokens.Metrics).projectionObserver(ctx.get(Tokens.Logger)), {
+        name: 'read-models',
+        projections: [productsProjection, inventoryProjection, ordersProjection, customerOrdersProjection],
+        batchSize: config.CREST_PROJECTION_BATCH,
+        poisonPolicy: config.CREST_PROJECTION_POISON_POLICY,
+      }),
+  );
+  c.bind(Tokens.Progress).toDynamicValue((ctx) => {
+    const runner = ctx.get(Tokens.Projections);
+    return { get position() { return runner.position; }, ready: () => runner.ready, waitFor: (p, ms) => runner.waitFor(p, ms) };
+  });
+  c.bind(Tokens.Storefront).toDynamicValue((ctx) => {
+    const readModels = ctx.get(Tokens.ReadModels);
+    const observer = ctx.get(Tokens.Metrics).cacheObserver();
+    const cache = (namespace: string, ttlMs: number) =>
+      new ReadCache<Rendered>(namespace, { max: config.CREST_CACHE_MAX_ENTRIES, ttlMs, missTtlMs: config.CREST_CACHE_MISS_TTL_MS, jitter: 0.2 }, observer);
+    const storefront = new Storefront(readModels, readModels, readModels, ctx.get(Tokens.Progress), cache('card', config.CREST_CACHE_TTL_MS), cache('browse', config.CREST_BROWSE_CACHE_TTL_MS));
+    ctx.get(Tokens.Projections).onChanges((changes) => storefront.documentsChanged(changes));
+    return storefront;
+  });
   c.bind(Tokens.AdminToken).toConstantValue(
     config.CREST_ADMIN_TOKEN ? { token: config.CREST_ADMIN_TOKEN, generated: false } : { token: randomBytes(24).toString('base64url'), generated: true },
   );
@@ -93,7 +127,8 @@ export const createContainer = (config: CrestConfig, options: CompositionOptions
       maxEventLoopDelayMs: config.CREST_MAX_EVENT_LOOP_DELAY_MS,
       onResponse: (route, method, status, seconds) => metrics.observeHttp(route, method, status, seconds),
       routes: [
-        opsRoutes({ registry: metrics.registry, ready: () => true }),
+        opsRoutes({ registry: metrics.registry, ready: () => ctx.get(Tokens.Progress).ready() }),
+        readRoutes({ storefront: ctx.get(Tokens.Storefront), minPositionWaitMs: config.CREST_MIN_POSITION_WAIT_MS, cacheControl: 'public, max-age=1, stale-while-revalidate=5' }),
         commandRoutes({
           products: ctx.get(Tokens.Products),
           stock: ctx.get(Tokens.Stock),
@@ -119,6 +154,9 @@ export const startAllInOne = async (config: CrestConfig, options: CompositionOpt
   const container = createContainer(config, options);
   const catalog = container.get(Tokens.Catalog);
   await catalog.start();
+  const projections = container.get(Tokens.Projections);
+  container.get(Tokens.Storefront);
+  await projections.start();
   const app = await container.getAsync(Tokens.HttpApp);
   const url = await app.listen({ port: config.PORT, host: config.HOST });
   let stopping: Promise<void> | undefined;
@@ -131,6 +169,7 @@ export const startAllInOne = async (config: CrestConfig, options: CompositionOpt
       (stopping ??= (async () => {
         await app.close();
         container.get(Tokens.Inventory).stop();
+        await projections.stop();
         await catalog.stop();
         await container.get(Tokens.EventStore).close();
       })()),

@@ -17,6 +17,13 @@ export const ConfigSchema = z.object({
   CREST_RATE_LIMIT_CUSTOMER_PER_SEC: int(0).default(20),
   CREST_RATE_LIMIT_GLOBAL_PER_SEC: int(0).default(0),
   CREST_MAX_EVENT_LOOP_DELAY_MS: int(0).default(1000),
+  CREST_MIN_POSITION_WAIT_MS: int(0, 60_000).default(2000),
+  CREST_PROJECTION_BATCH: int(1, 100_000).default(1000),
+  CREST_PROJECTION_POISON_POLICY: z.enum(['stop', 'skip']).default('stop'),
+  CREST_CACHE_MAX_ENTRIES: int(1).default(50_000),
+  CREST_CACHE_TTL_MS: int(1).default(30_000),
+  CREST_BROWSE_CACHE_TTL_MS: int(1).default(1000),
+  CREST_CACHE_MISS_TTL_MS: int(1).default(2000),
   CREST_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -1,6 +1,8 @@
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { WriterObserver } from '../../commands/inventory/inventory-writer';
+import type { ProjectionObserver } from '../../projections/ports';
+import type { CacheObserver } from '../../read-api/cache/read-cache';
 
 /** Crest's Prometheus metrics, on a registry of its own so that several instances can live in one test process. */
 export class CrestMetrics {
@@ -42,6 +44,43 @@ export class CrestMetrics {
     registers: [this.registry],
   });
 
+  private readonly projectionPosition = new Gauge({
+    name: 'crest_projection_position',
+    help: 'Global position of the last event each projection runner applied',
+    labelNames: ['projection'] as const,
+    registers: [this.registry],
+  });
+  private readonly projectionLag = new Gauge({
+    name: 'crest_projection_lag_seconds',
+    help: 'Age of the last event each projection runner applied, when it applied it',
+    labelNames: ['projection'] as const,
+    registers: [this.registry],
+  });
+  private readonly projectionEvents = new Counter({
+    name: 'crest_projection_events_total',
+    help: 'Events read by each projection runner',
+    labelNames: ['projection'] as const,
+    registers: [this.registry],
+  });
+  private readonly projectionFailures = new Counter({
+    name: 'crest_projection_failures_total',
+    help: 'Projection failures: stopped (the runner halted) or skipped (a poison event was passed over)',
+    labelNames: ['projection', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  private readonly cacheLookups = new Counter({
+    name: 'crest_cache_lookups_total',
+    help: 'Read-cache lookups by namespace and outcome (hit, stale, miss, shared_hit)',
+    labelNames: ['namespace', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  private readonly cacheRebuilds = new Counter({
+    name: 'crest_cache_rebuilds_total',
+    help: 'Read-cache entries rebuilt from the read models',
+    labelNames: ['namespace'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'crest_' });
   }
@@ -66,6 +105,33 @@ export class CrestMetrics {
         logger.debug({ sku, eventsReplayed, fromSnapshot }, 'inventory writer loaded');
       },
       snapshotFailed: (sku, error) => logger.warn({ sku, err: error }, 'saving an inventory snapshot failed'),
+    };
+  }
+
+  projectionObserver(logger: Logger): ProjectionObserver {
+    return {
+      batchApplied: (runner, events, position, lagSeconds) => {
+        this.projectionEvents.inc({ projection: runner }, events);
+        this.projectionPosition.set({ projection: runner }, position);
+        this.projectionLag.set({ projection: runner }, lagSeconds);
+      },
+      caughtUp: (runner, position, seconds, events) =>
+        logger.info({ projection: runner, position, events, seconds: Number(seconds.toFixed(3)) }, `read models caught up: ${events} events in ${seconds.toFixed(2)} s`),
+      failed: (runner, error, event) => {
+        this.projectionFailures.inc({ projection: runner, outcome: 'stopped' });
+        logger.error({ projection: runner, err: error, eventId: event?.id, position: event?.position, type: event?.type }, 'projection stopped on a failing event');
+      },
+      skipped: (runner, error, event) => {
+        this.projectionFailures.inc({ projection: runner, outcome: 'skipped' });
+        logger.warn({ projection: runner, err: error, eventId: event.id, position: event.position, type: event.type }, 'projection skipped a poison event');
+      },
+    };
+  }
+
+  cacheObserver(): CacheObserver {
+    return {
+      lookup: (namespace, outcome) => this.cacheLookups.inc({ namespace, outcome }),
+      rebuilt: (namespace) => this.cacheRebuilds.inc({ namespace }),
     };
   }
 }

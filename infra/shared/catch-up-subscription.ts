@@ -26,6 +26,8 @@ export const catchUpSubscription = (source: CatchUpSource, options: SubscribeOpt
       if (batch.length > 0) {
         await handler(batch);
         position = batch[batch.length - 1]!.position;
+        // a synchronous store resolves at once; yield so that a long replay does not starve I/O (health checks, requests)
+        await new Promise<void>((resolve) => setImmediate(resolve));
         continue;
       }
       if (!appended) {

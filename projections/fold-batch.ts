@@ -1,0 +1,43 @@
+import type { RecordedEvent } from '../domain/kernel/event-store';
+import { applyGuarded, type PositionedDocument, type Projection } from './projection';
+import type { DocumentChange } from './ports';
+
+export type DocumentLookup = (collection: string, id: string) => PositionedDocument | undefined;
+
+/**
+ * Runs a batch through the projections against documents from `lookup`, keeping each document's latest version
+ * in memory across the batch. Returns one change per document that the batch actually changed.
+ */
+export const foldBatch = (projections: readonly Projection[], events: readonly RecordedEvent[], lookup: DocumentLookup): DocumentChange[] => {
+  const working = new Map<string, { collection: string; id: string; before: PositionedDocument | undefined; after: PositionedDocument | undefined }>();
+  for (const event of events) {
+    for (const projection of projections) {
+      if (!projection.eventTypes.has(event.type)) continue;
+      for (const id of projection.documentIds(event)) {
+        const key = `${projection.name}\u0000${id}`;
+        let entry = working.get(key);
+        if (!entry) {
+          const before = lookup(projection.name, id);
+          entry = { collection: projection.name, id, before, after: before };
+          working.set(key, entry);
+        }
+        entry.after = applyGuarded(projection, entry.after, event, id);
+      }
+    }
+  }
+  return [...working.values()].filter((c) => c.after !== c.before);
+};
+
+/** Ids every projection would touch for these events, grouped by collection: what an adapter must prefetch. */
+export const documentsTouched = (projections: readonly Projection[], events: readonly RecordedEvent[]): Map<string, Set<string>> => {
+  const touched = new Map<string, Set<string>>();
+  for (const event of events) {
+    for (const projection of projections) {
+      if (!projection.eventTypes.has(event.type)) continue;
+      let ids = touched.get(projection.name);
+      if (!ids) touched.set(projection.name, (ids = new Set()));
+      for (const id of projection.documentIds(event)) ids.add(id);
+    }
+  }
+  return touched;
+};

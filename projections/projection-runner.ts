@@ -1,0 +1,174 @@
+import type { EventStore, RecordedEvent, Subscription } from '../domain/kernel/event-store';
+import type { Projection } from './projection';
+import type { DocumentChange, ProjectionObserver, ReadModelStore } from './ports';
+
+/** `stop`: a failing event halts the projection (the default). `skip`: it is logged, counted and passed over. */
+export type PoisonPolicy = 'stop' | 'skip';
+
+export interface ProjectionRunnerOptions {
+  readonly name: string;
+  readonly projections: readonly Projection[];
+  readonly batchSize: number;
+  readonly poisonPolicy: PoisonPolicy;
+}
+
+interface Waiter {
+  readonly position: number;
+  readonly resolve: (reached: boolean) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/**
+ * Keeps a set of projections up to date: a catch-up subscription on the global log from the stored checkpoint,
+ * batches applied through the read-model store (checkpoint with the batch), and waiters for read-your-writes.
+ */
+export class ProjectionRunner {
+  private subscription: Subscription | undefined;
+  private current = 0;
+  private startHead = 0;
+  private startedAt = 0;
+  private replayed = 0;
+  private reportedCaughtUp = false;
+  private failure: unknown;
+  private waiters: Waiter[] = [];
+  private readonly changeListeners: Array<(changes: readonly DocumentChange[]) => void> = [];
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly target: ReadModelStore,
+    private readonly observer: ProjectionObserver,
+    readonly options: ProjectionRunnerOptions,
+  ) {}
+
+  get name(): string {
+    return this.options.name;
+  }
+
+  /** Global position of the last event this runner has applied (or passed over as irrelevant). */
+  get position(): number {
+    return this.current;
+  }
+
+  get failed(): unknown {
+    return this.failure;
+  }
+
+  /** True once the runner has passed the log's head as it was at start, and has not failed. */
+  get ready(): boolean {
+    return this.failure === undefined && this.current >= this.startHead;
+  }
+
+  onChanges(listener: (changes: readonly DocumentChange[]) => void): void {
+    this.changeListeners.push(listener);
+  }
+
+  async start(): Promise<void> {
+    this.failure = undefined;
+    const checkpoint = await this.target.loadCheckpoint(this.name);
+    this.current = checkpoint ?? 0;
+    this.startHead = (await this.store.headPosition()) ?? 0;
+    this.startedAt = performance.now();
+    this.replayed = 0;
+    this.reportedCaughtUp = false;
+    this.checkCaughtUp();
+    const subscription = this.store.subscribeToAll({ ...(checkpoint === undefined ? {} : { after: checkpoint }), batchSize: this.options.batchSize }, (batch) =>
+      this.handle(batch),
+    );
+    this.subscription = subscription;
+    subscription.done.catch((error: unknown) => {
+      // a batch that failed under the 'stop' policy has already been reported by handle()
+      if (this.subscription !== subscription || this.failure !== undefined) return;
+      this.failure = error;
+      this.observer.failed(this.name, error, undefined);
+    });
+  }
+
+  async stop(): Promise<void> {
+    const subscription = this.subscription;
+    this.subscription = undefined;
+    await subscription?.close();
+    for (const w of this.waiters) {
+      clearTimeout(w.timer);
+      w.resolve(false);
+    }
+    this.waiters = [];
+  }
+
+  /** Drops the documents and replays the whole log into them. */
+  async rebuild(): Promise<void> {
+    await this.stop();
+    await this.target.reset(this.name, this.options.projections);
+    await this.start();
+  }
+
+  /** Resolves true once the runner has passed `position`, or false after `timeoutMs`. */
+  waitFor(position: number, timeoutMs: number): Promise<boolean> {
+    if (this.current >= position) return Promise.resolve(true);
+    if (this.failure !== undefined) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const waiter: Waiter = {
+        position,
+        resolve,
+        timer: setTimeout(() => {
+          this.waiters = this.waiters.filter((w) => w !== waiter);
+          resolve(false);
+        }, timeoutMs),
+      };
+      this.waiters.push(waiter);
+    });
+  }
+
+  private async handle(batch: readonly RecordedEvent[]): Promise<void> {
+    const relevant = batch.filter((e) => this.options.projections.some((p) => p.eventTypes.has(e.type)));
+    const last = batch[batch.length - 1]!;
+    let changes: readonly DocumentChange[];
+    try {
+      changes = await this.target.applyBatch(this.name, this.options.projections, relevant, last.position);
+    } catch (error) {
+      if (this.options.poisonPolicy === 'stop') {
+        this.failure = error;
+        this.observer.failed(this.name, error, relevant[0]);
+        throw error;
+      }
+      changes = await this.applyOneByOne(relevant, last.position);
+    }
+    this.current = last.position;
+    this.replayed += batch.length;
+    this.observer.batchApplied(this.name, batch.length, last.position, Math.max(0, (Date.now() - Date.parse(last.created)) / 1000));
+    if (changes.length > 0) for (const listener of this.changeListeners) listener(changes);
+    this.releaseWaiters();
+    this.checkCaughtUp();
+  }
+
+  /** The poison-event path: isolate the failing events, pass over them, keep the rest. */
+  private async applyOneByOne(events: readonly RecordedEvent[], lastPosition: number): Promise<DocumentChange[]> {
+    const changes: DocumentChange[] = [];
+    for (const event of events) {
+      try {
+        changes.push(...(await this.target.applyBatch(this.name, this.options.projections, [event], event.position)));
+      } catch (error) {
+        this.observer.skipped(this.name, error, event);
+      }
+    }
+    await this.target.applyBatch(this.name, this.options.projections, [], lastPosition);
+    return changes;
+  }
+
+  private releaseWaiters(): void {
+    if (this.waiters.length === 0) return;
+    const still: Waiter[] = [];
+    for (const w of this.waiters) {
+      if (w.position <= this.current) {
+        clearTimeout(w.timer);
+        w.resolve(true);
+      } else still.push(w);
+    }
+    this.waiters = still;
+  }
+
+  private checkCaughtUp(): void {
+    if (this.reportedCaughtUp || this.current < this.startHead) return;
+    this.reportedCaughtUp = true;
+    this.observer.caughtUp(this.name, this.current, (performance.now() - this.startedAt) / 1000, this.replayed);
+  }
+}

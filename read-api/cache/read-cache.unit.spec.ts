@@ -1,0 +1,124 @@
+import { expect } from 'chai';
+import { ReadCache, type CacheObserver, type ReadCacheOptions } from './read-cache';
+
+const quietObserver: CacheObserver = { lookup: () => {}, rebuilt: () => {} };
+
+const deferred = <T>() => {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+};
+
+describe('ReadCache', () => {
+  let clock: number;
+  const options = (overrides: Partial<ReadCacheOptions> = {}): ReadCacheOptions => ({ max: 100, ttlMs: 1000, missTtlMs: 200, jitter: 0, now: () => clock, ...overrides });
+  beforeEach(() => (clock = 1_000_000));
+
+  it('loads a cold key once for 200 concurrent readers', async () => {
+    const cache = new ReadCache<string>('t', options(), quietObserver);
+    let loads = 0;
+    const gate = deferred<void>();
+    const load = async () => {
+      loads++;
+      await gate.promise;
+      return 'value';
+    };
+    const reads = Array.from({ length: 200 }, () => cache.get('hot', load, () => 1));
+    gate.resolve();
+    expect(await Promise.all(reads)).to.deep.equal(Array(200).fill('value'));
+    expect(loads).to.equal(1);
+  });
+
+  it('after an invalidation, 200 concurrent readers trigger one rebuild and get the stale copy meanwhile', async () => {
+    const cache = new ReadCache<string>('t', options(), quietObserver);
+    let version = 1;
+    let loads = 0;
+    let gate = deferred<void>();
+    const load = async () => {
+      loads++;
+      await gate.promise;
+      return `v${version}`;
+    };
+    gate.resolve();
+    await cache.get('hot', load, () => 1);
+    loads = 0;
+    gate = deferred<void>();
+    version = 2;
+    cache.invalidate('hot');
+    const during = await Promise.all(Array.from({ length: 200 }, () => cache.get('hot', load, () => 2)));
+    expect(during.every((v) => v === 'v1'), 'readers got the stale copy without waiting').to.equal(true);
+    expect(loads).to.equal(1);
+    gate.resolve();
+    await new Promise((r) => setImmediate(r));
+    expect(await cache.get('hot', load, () => 2)).to.equal('v2');
+    expect(loads).to.equal(1);
+  });
+
+  it('remembers a miss for missTtlMs, so a flood of unknown keys reaches the read models once', async () => {
+    const cache = new ReadCache<string>('t', options(), quietObserver);
+    let loads = 0;
+    const load = async () => {
+      loads++;
+      return undefined;
+    };
+    for (let i = 0; i < 50; i++) expect(await cache.get('unknown-sku', load, () => 1)).to.equal(undefined);
+    expect(loads).to.equal(1);
+    clock += 250;
+    await cache.get('unknown-sku', load, () => 1);
+    await new Promise((r) => setImmediate(r));
+    expect(loads).to.equal(2);
+  });
+
+  it('spreads TTLs with jitter so keys filled together do not expire together', async () => {
+    let r = 0;
+    const randoms = [0, 0.5, 1];
+    const cache = new ReadCache<string>('t', options({ jitter: 0.2, random: () => randoms[r++ % 3]! }), quietObserver);
+    const loads: string[] = [];
+    for (const key of ['a', 'b', 'c']) await cache.get(key, async () => (loads.push(key), key), () => 1);
+    clock += 850; // past 800 (jitter -20%), before 1000 and 1200
+    for (const key of ['a', 'b', 'c']) await cache.get(key, async () => (loads.push(key), key), () => 1);
+    await new Promise((res) => setImmediate(res));
+    expect(loads).to.deep.equal(['a', 'b', 'c', 'a']);
+  });
+
+  it('never serves an entry loaded before the position a reader asks for', async () => {
+    const cache = new ReadCache<string>('t', options(), quietObserver);
+    let position = 5;
+    let loads = 0;
+    const load = async () => `at-${position}-${++loads}`;
+    expect(await cache.get('k', load, () => position, 0)).to.equal('at-5-1');
+    expect(await cache.get('k', load, () => position, 5)).to.equal('at-5-1');
+    position = 9;
+    expect(await cache.get('k', load, () => position, 9)).to.equal('at-9-2');
+  });
+
+  it('treats a value loaded while an invalidation arrived as stale', async () => {
+    const cache = new ReadCache<string>('t', options(), quietObserver);
+    let loads = 0;
+    const gate = deferred<void>();
+    const load = async () => {
+      loads++;
+      if (loads === 1) await gate.promise;
+      return `v${loads}`;
+    };
+    const first = cache.get('k', load, () => 1);
+    cache.invalidate('k');
+    gate.resolve();
+    expect(await first).to.equal('v1');
+    expect(await cache.get('k', load, () => 1), 'the stale copy, while rebuilding').to.equal('v1');
+    await new Promise((r) => setImmediate(r));
+    expect(await cache.get('k', load, () => 1)).to.equal('v2');
+  });
+});
+
+describe('ReadCache.invalidateAll', () => {
+  it('marks every entry stale and returns', async () => {
+    const cache = new ReadCache<string>('t', { max: 10, ttlMs: 60_000, missTtlMs: 1000, jitter: 0 }, quietObserver);
+    let loads = 0;
+    for (const key of ['a', 'b', 'c']) await cache.get(key, async () => `${key}${++loads}`, () => 1);
+    cache.invalidateAll();
+    expect(await cache.get('a', async () => `a${++loads}`, () => 1), 'stale copy first').to.equal('a1');
+    await new Promise((r) => setImmediate(r));
+    expect(await cache.get('a', async () => `a${++loads}`, () => 1)).to.equal('a4');
+  });
+});

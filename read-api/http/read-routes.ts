@@ -1,0 +1,129 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { identifier, orderIdSchema, skuSchema } from '../../domain/kernel/event';
+import { NotFoundError, StaleReadModelError } from '../errors';
+import type { Rendered, Storefront } from '../storefront';
+
+export interface ReadRouteDeps {
+  readonly storefront: Storefront;
+  /** The bound on how long a read with X-Min-Position waits for the read model. */
+  readonly minPositionWaitMs: number;
+  /** Cache-Control for product cards and browse pages. */
+  readonly cacheControl: string;
+}
+
+const MinPositionHeaders = z.object({
+  'x-min-position': z
+    .string()
+    .regex(/^\d{1,15}$/, 'X-Min-Position must be decimal digits (a position from a command response)')
+    .optional(),
+});
+
+const BrowseQuerystring = z.object({
+  category: z.string().min(1).max(64).optional(),
+  q: z.string().min(1).max(200).optional(),
+  minPrice: z.coerce.number().int().min(0).optional(),
+  maxPrice: z.coerce.number().int().min(0).optional(),
+  sort: z.enum(['price', '-price', 'name']).default('name'),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().min(1).max(1024).optional(),
+});
+
+const PagedQuerystring = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().min(1).max(1024).optional(),
+});
+
+const ProductCard = z.object({ sku: z.string(), name: z.string(), category: z.string(), priceCents: z.number(), description: z.string(), available: z.number(), soldOut: z.boolean() });
+const BrowsePage = z.object({ items: z.array(ProductCard.omit({ description: true })), nextCursor: z.string().nullable() });
+const OrderView = z.object({
+  orderId: z.string(),
+  customerId: z.string(),
+  status: z.string(),
+  lines: z.array(z.object({ sku: z.string(), quantity: z.number(), priceCents: z.number() })),
+  totalCents: z.number(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  expiresAt: z.string().optional(),
+});
+const CustomerOrdersPage = z.object({
+  items: z.array(z.object({ orderId: z.string(), status: z.string(), totalCents: z.number(), createdAt: z.string() })),
+  nextCursor: z.string().nullable(),
+});
+const InventoryView = z.object({ sku: z.string(), received: z.number(), adjusted: z.number(), available: z.number(), reserved: z.number(), sold: z.number() });
+
+/** The storefront read API. Every route honours X-Min-Position (read-your-writes, bounded). */
+export const readRoutes =
+  (deps: ReadRouteDeps): FastifyPluginAsync =>
+  async (root) => {
+    const app = root.withTypeProvider<ZodTypeProvider>();
+    const { storefront } = deps;
+
+    const minPositionOf = async (request: FastifyRequest): Promise<number | undefined> => {
+      const header = (request.headers as { 'x-min-position'?: string })['x-min-position'];
+      if (header === undefined) return undefined;
+      const wanted = Number(header);
+      if (!(await storefront.progress.waitFor(wanted, deps.minPositionWaitMs))) throw new StaleReadModelError(wanted, storefront.progress.position);
+      return wanted;
+    };
+
+    const sendRendered = (request: FastifyRequest, reply: FastifyReply, rendered: Rendered) => {
+      reply.header('etag', rendered.etag).header('cache-control', deps.cacheControl).type('application/json; charset=utf-8');
+      if (request.headers['if-none-match'] === rendered.etag) return reply.status(304).send();
+      return reply.send(rendered.body);
+    };
+
+    app.get(
+      '/v1/products',
+      { schema: { tags: ['storefront'], querystring: BrowseQuerystring, headers: MinPositionHeaders, response: { 200: BrowsePage } } },
+      async (request, reply) => {
+        const minPosition = await minPositionOf(request);
+        const { q, ...query } = request.query;
+        return sendRendered(request, reply, await storefront.browse({ ...query, text: q }, minPosition));
+      },
+    );
+
+    app.get(
+      '/v1/products/:sku',
+      { schema: { tags: ['storefront'], params: z.object({ sku: skuSchema }), headers: MinPositionHeaders, response: { 200: ProductCard } } },
+      async (request, reply) => {
+        const minPosition = await minPositionOf(request);
+        const card = await storefront.productCard(request.params.sku, minPosition);
+        if (!card) throw new NotFoundError('unknown_sku', `No product is listed as ${request.params.sku}`);
+        return sendRendered(request, reply, card);
+      },
+    );
+
+    app.get(
+      '/v1/orders/:id',
+      { schema: { tags: ['storefront'], params: z.object({ id: orderIdSchema }), headers: MinPositionHeaders, response: { 200: OrderView } } },
+      async (request) => {
+        await minPositionOf(request);
+        const order = await storefront.order(request.params.id);
+        if (!order) throw new NotFoundError('order_not_found', `No order ${request.params.id}`);
+        const { position: _position, lines, ...view } = order;
+        return { ...view, lines: [...lines] };
+      },
+    );
+
+    app.get(
+      '/v1/customers/:customerId/orders',
+      { schema: { tags: ['storefront'], params: z.object({ customerId: identifier }), querystring: PagedQuerystring, headers: MinPositionHeaders, response: { 200: CustomerOrdersPage } } },
+      async (request) => {
+        await minPositionOf(request);
+        return storefront.customerOrders(request.params.customerId, request.query.limit, request.query.cursor);
+      },
+    );
+
+    app.get(
+      '/v1/inventory/:sku',
+      { schema: { tags: ['operations'], params: z.object({ sku: skuSchema }), headers: MinPositionHeaders, response: { 200: InventoryView } } },
+      async (request) => {
+        await minPositionOf(request);
+        const view = await storefront.inventory(request.params.sku);
+        if (!view) throw new NotFoundError('unknown_sku', `No stock has been recorded for ${request.params.sku}`);
+        return view;
+      },
+    );
+  };

@@ -1,0 +1,131 @@
+import { createHash } from 'node:crypto';
+import type { DocumentChange } from '../projections/ports';
+import { listingChanged, type OrderDocument, type ProductDocument } from '../projections/read-models';
+import type { ReadCache } from './cache/read-cache';
+import type { BrowseCursor, BrowseQuery, CatalogueQueries, CustomerOrdersCursor, InventoryQueries, OrderQueries, ReadModelProgress } from './ports';
+
+/** A rendered response body with the validator that goes with it. */
+export interface Rendered {
+  readonly body: string;
+  readonly etag: string;
+}
+
+export class InvalidCursorError extends Error {
+  readonly code = 'validation_failed';
+  constructor() {
+    super('The cursor is malformed; use nextCursor from a previous page as it is');
+    this.name = 'InvalidCursorError';
+  }
+}
+
+const encodeCursor = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+const decodeCursor = <T>(cursor: string, valid: (v: unknown) => v is T): T => {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (valid(value)) return value;
+  } catch {
+    // fall through
+  }
+  throw new InvalidCursorError();
+};
+
+const isBrowseCursor = (v: unknown): v is BrowseCursor =>
+  typeof v === 'object' && v !== null && typeof (v as BrowseCursor).sku === 'string' && ['string', 'number'].includes(typeof (v as BrowseCursor).key);
+
+const isOrdersCursor = (v: unknown): v is CustomerOrdersCursor =>
+  typeof v === 'object' && v !== null && typeof (v as CustomerOrdersCursor).createdAt === 'string' && typeof (v as CustomerOrdersCursor).orderId === 'string';
+
+const productCard = (d: ProductDocument) => ({
+  sku: d.sku,
+  name: d.name,
+  category: d.category,
+  priceCents: d.priceCents,
+  description: d.description,
+  available: d.available,
+  soldOut: d.available <= 0,
+});
+
+const browseItem = (d: ProductDocument) => ({ sku: d.sku, name: d.name, category: d.category, priceCents: d.priceCents, available: d.available, soldOut: d.available <= 0 });
+
+const etagOf = (body: string): string => `"${createHash('sha1').update(body).digest('base64url').slice(0, 20)}"`;
+
+export interface BrowseRequest extends Omit<BrowseQuery, 'after'> {
+  readonly cursor?: string | undefined;
+}
+
+/**
+ * The storefront read side: product cards and browse pages through the read cache, orders and inventory straight
+ * from the read models. Projection changes invalidate the cache entries they affect.
+ */
+export class Storefront {
+  constructor(
+    private readonly catalogue: CatalogueQueries,
+    private readonly orders: OrderQueries,
+    private readonly inventoryQueries: InventoryQueries,
+    readonly progress: ReadModelProgress,
+    private readonly cards: ReadCache<Rendered>,
+    private readonly pages: ReadCache<Rendered>,
+  ) {}
+
+  /** A listed product's card, or undefined when it is unknown or delisted. */
+  productCard(sku: string, minPosition?: number): Promise<Rendered | undefined> {
+    return this.cards.get(
+      sku,
+      async () => {
+        const doc = await this.catalogue.product(sku);
+        if (!doc || !doc.listed) return undefined;
+        const body = JSON.stringify(productCard(doc));
+        return { body, etag: etagOf(body) };
+      },
+      () => this.progress.position,
+      minPosition,
+    );
+  }
+
+  async browse(request: BrowseRequest, minPosition?: number): Promise<Rendered> {
+    const after = request.cursor === undefined ? undefined : decodeCursor(request.cursor, isBrowseCursor);
+    const key = JSON.stringify([request.category, request.text, request.minPrice, request.maxPrice, request.sort, request.limit, request.cursor]);
+    const page = await this.pages.get(
+      key,
+      async () => {
+        const result = await this.catalogue.browse({ ...request, after });
+        const body = JSON.stringify({ items: result.items.map(browseItem), nextCursor: result.next ? encodeCursor(result.next) : null });
+        return { body, etag: etagOf(body) };
+      },
+      () => this.progress.position,
+      minPosition,
+    );
+    return page!;
+  }
+
+  async order(orderId: string): Promise<OrderDocument | undefined> {
+    return this.orders.order(orderId);
+  }
+
+  async customerOrders(customerId: string, limit: number, cursor?: string) {
+    const after = cursor === undefined ? undefined : decodeCursor(cursor, isOrdersCursor);
+    const page = await this.orders.customerOrders(customerId, limit, after);
+    return {
+      items: page.items.map((o) => ({ orderId: o.orderId, status: o.status, totalCents: o.totalCents, createdAt: o.createdAt })),
+      nextCursor: page.next ? encodeCursor(page.next) : null,
+    };
+  }
+
+  async inventory(sku: string) {
+    const doc = await this.inventoryQueries.inventory(sku);
+    return doc && { sku: doc.sku, received: doc.received, adjusted: doc.adjusted, available: doc.available, reserved: doc.reserved, sold: doc.sold };
+  }
+
+  /** Called with every batch of read-model changes. */
+  documentsChanged(changes: readonly DocumentChange[]): void {
+    let listing = false;
+    for (const change of changes) {
+      if (change.collection !== 'products') continue;
+      this.cards.invalidate(change.id);
+      if (listingChanged(change.before as ProductDocument | undefined, change.after as ProductDocument | undefined)) listing = true;
+    }
+    // availability alone does not invalidate browse pages: their short TTL bounds how stale it can be
+    if (listing) this.pages.invalidateAll();
+  }
+}
