@@ -29,16 +29,43 @@ interface EventRow {
   created: string;
 }
 
-const toRecorded = (row: EventRow): RecordedEvent => ({
-  streamId: row.stream_id,
-  revision: row.revision,
-  position: row.position,
-  id: row.event_id,
-  type: row.type,
-  data: JSON.parse(row.data),
-  metadata: JSON.parse(row.metadata),
-  created: row.created,
-});
+/** Metadata is parsed on first use: projections replaying millions of events rarely look at it. */
+class SqliteRecordedEvent implements RecordedEvent {
+  readonly streamId: string;
+  readonly revision: number;
+  readonly position: number;
+  readonly id: string;
+  readonly type: string;
+  readonly data: unknown;
+  readonly created: string;
+  private rawMetadata: string | undefined;
+  private parsedMetadata: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(row: EventRow) {
+    this.streamId = row.stream_id;
+    this.revision = row.revision;
+    this.position = row.position;
+    this.id = row.event_id;
+    this.type = row.type;
+    this.data = JSON.parse(row.data);
+    this.created = row.created;
+    this.rawMetadata = row.metadata;
+  }
+
+  get metadata(): Readonly<Record<string, unknown>> {
+    if (this.parsedMetadata === undefined) {
+      this.parsedMetadata = JSON.parse(this.rawMetadata!) as Record<string, unknown>;
+      this.rawMetadata = undefined;
+    }
+    return this.parsedMetadata;
+  }
+
+  toJSON(): RecordedEvent {
+    return { streamId: this.streamId, revision: this.revision, position: this.position, id: this.id, type: this.type, data: this.data, metadata: this.metadata, created: this.created };
+  }
+}
+
+const toRecorded = (row: EventRow): RecordedEvent => new SqliteRecordedEvent(row);
 
 const columns = 'position, stream_id, revision, event_id, type, data, metadata, created';
 
