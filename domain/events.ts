@@ -2,9 +2,10 @@ import type { z } from 'zod';
 import type { EventDefinition } from './kernel/event';
 import { InventoryEvents, type InventoryEvent } from './inventory/inventory';
 import { OrderEvents, type OrderEvent } from './order/order';
+import { PaymentEvents, type PaymentEvent } from './payment/payment';
 import { ProductEvents, type ProductEvent } from './product/product';
 
-export type CrestEvent = ProductEvent | InventoryEvent | OrderEvent;
+export type CrestEvent = ProductEvent | InventoryEvent | OrderEvent | PaymentEvent;
 export type CrestEventType = CrestEvent['type'];
 
 /** Every event type Crest writes, with its current schema version. */
@@ -12,6 +13,7 @@ export const eventDefinitions: Readonly<Record<CrestEventType, EventDefinition<s
   ...ProductEvents,
   ...InventoryEvents,
   ...OrderEvents,
+  ...PaymentEvents,
 };
 
 export const isCrestEventType = (type: string): type is CrestEventType => Object.prototype.hasOwnProperty.call(eventDefinitions, type);

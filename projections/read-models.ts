@@ -58,7 +58,23 @@ export const listingChanged = (before: ProductDocument | undefined, after: Produ
 
 const productEventTypes = ['ProductListed', 'ProductDetailsChanged', 'PriceChanged', 'ProductDelisted'] as const;
 const inventoryEventTypes = ['StockReceived', 'StockAdjusted', 'StockReserved', 'ReservationReleased', 'ReservationConfirmed'] as const;
-const orderEventTypes = ['OrderPlaced', 'OrderRejected', 'OrderCancelled'] as const;
+const orderEventTypes = ['OrderPlaced', 'OrderRejected', 'OrderCancelled', 'OrderConfirmed', 'OrderPaymentFailed', 'OrderExpired'] as const;
+
+/** The status and time an order event moves an existing order to; undefined for events that create one. */
+const statusChange = (event: OrderEvent): { status: OrderDocument['status']; at: string } | undefined => {
+  switch (event.type) {
+    case 'OrderCancelled':
+      return { status: 'cancelled', at: event.data.cancelledAt };
+    case 'OrderConfirmed':
+      return { status: 'confirmed', at: event.data.confirmedAt };
+    case 'OrderPaymentFailed':
+      return { status: 'payment_failed', at: event.data.failedAt };
+    case 'OrderExpired':
+      return { status: 'expired', at: event.data.expiredAt };
+    default:
+      return undefined;
+  }
+};
 
 const asInventoryEvent = (e: RecordedEvent) => ({ type: e.type, data: e.data }) as InventoryEvent;
 const asProductEvent = (e: RecordedEvent) => ({ type: e.type, data: e.data }) as ProductEvent;
@@ -161,8 +177,10 @@ export const ordersProjection: Projection<OrderDocument> = {
           updatedAt: event.data.rejectedAt,
           position: e.position,
         };
-      case 'OrderCancelled':
-        return doc ? { ...doc, status: 'cancelled', updatedAt: event.data.cancelledAt, position: e.position } : undefined;
+      default: {
+        const change = statusChange(event);
+        return doc && change ? { ...doc, status: change.status, updatedAt: change.at, position: e.position } : doc;
+      }
     }
   },
 };
@@ -185,8 +203,10 @@ export const customerOrdersProjection: Projection<CustomerOrderDocument> & { idF
         return { customerId: event.data.customerId, orderId: event.data.orderId, status: 'awaiting_payment', totalCents: event.data.totalCents, createdAt: event.data.placedAt, position: e.position };
       case 'OrderRejected':
         return { customerId: event.data.customerId, orderId: event.data.orderId, status: 'rejected', totalCents: doc?.totalCents ?? 0, createdAt: doc?.createdAt ?? event.data.rejectedAt, position: e.position };
-      case 'OrderCancelled':
-        return doc ? { ...doc, status: 'cancelled', position: e.position } : undefined;
+      default: {
+        const change = statusChange(event);
+        return doc && change ? { ...doc, status: change.status, position: e.position } : doc;
+      }
     }
   },
 };

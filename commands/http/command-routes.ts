@@ -5,6 +5,9 @@ import type { ProductCommands } from '../catalog/product-commands';
 import { CommandRejectedError } from '../errors';
 import type { StockCommands } from '../inventory/stock-commands';
 import type { CommandContext } from '../metadata';
+import type { PaymentCallbacks } from '../payments/payment-callbacks';
+import { verifyWebhookSignature } from '../payments/webhook-signature';
+import type { Clock } from '../ports';
 import type { Checkout, PlaceOrderResult } from '../orders/checkout';
 import {
   AdjustmentBody,
@@ -14,18 +17,25 @@ import {
   OrderPlacedResponse,
   PlaceOrderBody,
   PlaceOrderHeaders,
+  PaymentBody,
+  PaymentResponse,
   PositionResponse,
   ProblemResponse,
   PutProductBody,
   ReceiptBody,
   ReceiptResponse,
   SkuParams,
+  WebhookBody,
+  WebhookResponse,
 } from './schemas';
 
 export interface CommandRouteDeps {
   readonly products: ProductCommands;
   readonly stock: StockCommands;
   readonly checkout: Checkout;
+  readonly paymentCallbacks: PaymentCallbacks;
+  readonly webhookSecret: string;
+  readonly clock: Clock;
   readonly orderWaitMs: number;
 }
 
@@ -115,5 +125,28 @@ export const commandRoutes =
       '/v1/orders/:id/cancel',
       { schema: { tags: ['checkout'], params: OrderParams, response: { 200: CancelResponse, ...problems } } },
       async (request) => deps.checkout.cancel(request.params.id, contextOf(request)),
+    );
+
+    app.post(
+      '/v1/orders/:id/payment',
+      { schema: { tags: ['checkout'], params: OrderParams, body: PaymentBody, response: { 202: PaymentResponse, ...problems } } },
+      async (request, reply) => reply.status(202).send(await deps.checkout.requestPayment(request.params.id, request.body.paymentToken, contextOf(request))),
+    );
+
+    app.post(
+      '/v1/payments/webhook',
+      {
+        schema: { tags: ['payments'], body: WebhookBody, response: { 200: WebhookResponse, 401: ProblemResponse, 400: ProblemResponse } },
+        // the signature is checked on the raw body before anything else looks at it
+        preValidation: async (request) => {
+          const header = request.headers['crest-signature'];
+          const check = verifyWebhookSignature(typeof header === 'string' ? header : undefined, request.rawBody ?? '', deps.webhookSecret, Math.floor(deps.clock.now().getTime() / 1000));
+          if (!check.ok) throw new CommandRejectedError({ code: 'invalid_signature', message: check.reason });
+        },
+      },
+      async (request) => {
+        const { recorded } = await deps.paymentCallbacks.record(request.body, contextOf(request));
+        return { received: true as const, recorded };
+      },
     );
   };

@@ -60,3 +60,16 @@ export const ProblemResponse = z.object({
   detail: z.string(),
   instance: z.string(),
 });
+
+export const PaymentBody = z.strictObject({ paymentToken: z.string().min(1).max(200) });
+export const PaymentResponse = z.object({ orderId: z.string(), status: z.string(), paymentId: z.string(), position: z.number().int() });
+
+export const WebhookBody = z.object({
+  id: z.string().min(1).max(200),
+  type: z.enum(['payment.captured', 'payment.failed', 'payment.refunded']),
+  paymentId: z.string().min(1).max(200),
+  orderId: orderIdSchema,
+  amountCents: z.number().int().min(0),
+  reason: z.string().max(200).optional(),
+});
+export const WebhookResponse = z.object({ received: z.literal(true), recorded: z.boolean() });

@@ -1,6 +1,7 @@
 import { WrongExpectedRevisionError } from '../../domain/kernel/event-store';
 import { streamName } from '../../domain/kernel/streams';
 import type { ReleaseReason } from '../../domain/inventory/inventory';
+import { paymentIdFor } from '../../domain/payment/payment';
 import { orderDecider, type OrderCommand, type OrderLine, type OrderState } from '../../domain/order/order';
 import type { Catalog } from '../catalog/catalog';
 import { CommandRejectedError } from '../errors';
@@ -29,6 +30,11 @@ export type PlaceOrderResult =
 
 export interface CheckoutOptions {
   readonly reservationTtlMs: number;
+  /**
+   * Reservations outlive their order's deadline by this much. The checkout saga expires unpaid orders at the deadline;
+   * the writer's own sweep at deadline + grace only catches reservations whose order was never placed.
+   */
+  readonly reservationGraceMs: number;
 }
 
 interface InFlight {
@@ -98,6 +104,14 @@ export class Checkout {
     return { orderId, status: 'cancelled', position: Math.max(result.position, position) };
   }
 
+  /** Starts the order's one payment; asking again while it is in flight names the same payment. */
+  async requestPayment(orderId: string, paymentToken: string, ctx: CommandContext): Promise<{ orderId: string; status: string; paymentId: string; position: number }> {
+    const paymentId = paymentIdFor(orderId);
+    const command = (): OrderCommand => ({ type: 'RequestPayment', orderId, paymentId, paymentToken, now: this.deps.clock.now().toISOString() });
+    const result = await handleCommand(this.deps, streamName('order', orderId), orderDecider, command, ctx);
+    return { orderId, status: result.state.status, paymentId: result.state.paymentId ?? paymentId, position: result.position };
+  }
+
   private async placeOnce(orderId: string, requestHash: string, input: PlaceOrderInput, ctx: CommandContext): Promise<PlaceOrderResult> {
     const streamId = streamName('order', orderId);
     const existing = await loadStream(this.deps.store, streamId, orderDecider);
@@ -107,8 +121,9 @@ export class Checkout {
     const lines = await this.pricedLines(input.lines);
     const now = this.deps.clock.now();
     const expiresAt = new Date(now.getTime() + this.options.reservationTtlMs).toISOString();
+    const heldUntil = new Date(now.getTime() + this.options.reservationTtlMs + this.options.reservationGraceMs).toISOString();
     const outcomes = await Promise.allSettled(
-      lines.map((l) => this.inventory.submit({ type: 'ReserveStock', sku: l.sku, orderId, quantity: l.quantity, expiresAt }, ctx)),
+      lines.map((l) => this.inventory.submit({ type: 'ReserveStock', sku: l.sku, orderId, quantity: l.quantity, expiresAt: heldUntil }, ctx)),
     );
     const held = lines.filter((_, i) => outcomes[i]!.status === 'fulfilled' && (outcomes[i] as PromiseFulfilledResult<{ ok: boolean }>).value.ok);
     const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');

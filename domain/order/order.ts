@@ -26,6 +26,13 @@ export const OrderEvents = {
     z.object({ orderId: z.string(), customerId: z.string(), requestHash: z.string(), reason: z.string(), skus: z.array(skuSchema), rejectedAt: isoTimestamp }),
   ),
   OrderCancelled: defineEvent('OrderCancelled', z.object({ orderId: z.string(), customerId: z.string(), cancelledAt: isoTimestamp })),
+  PaymentRequested: defineEvent(
+    'PaymentRequested',
+    z.object({ orderId: z.string(), customerId: z.string(), paymentId: z.string(), amountCents: z.number().int().min(0), paymentToken: z.string(), requestedAt: isoTimestamp }),
+  ),
+  OrderConfirmed: defineEvent('OrderConfirmed', z.object({ orderId: z.string(), customerId: z.string(), paymentId: z.string(), confirmedAt: isoTimestamp })),
+  OrderPaymentFailed: defineEvent('OrderPaymentFailed', z.object({ orderId: z.string(), customerId: z.string(), paymentId: z.string(), reason: z.string(), failedAt: isoTimestamp })),
+  OrderExpired: defineEvent('OrderExpired', z.object({ orderId: z.string(), customerId: z.string(), expiredAt: isoTimestamp })),
 };
 export type OrderEvent = EventOf<(typeof OrderEvents)[keyof typeof OrderEvents]>;
 
@@ -48,7 +55,11 @@ export type OrderCommand =
       readonly skus: readonly string[];
       readonly now: string;
     }
-  | { readonly type: 'CancelOrder'; readonly orderId: string; readonly now: string };
+  | { readonly type: 'CancelOrder'; readonly orderId: string; readonly now: string }
+  | { readonly type: 'RequestPayment'; readonly orderId: string; readonly paymentId: string; readonly paymentToken: string; readonly now: string }
+  | { readonly type: 'ConfirmOrder'; readonly orderId: string; readonly paymentId: string; readonly now: string }
+  | { readonly type: 'FailOrderPayment'; readonly orderId: string; readonly paymentId: string; readonly reason: string; readonly now: string }
+  | { readonly type: 'ExpireOrder'; readonly orderId: string; readonly now: string };
 
 export interface OrderState {
   readonly status: 'none' | Exclude<OrderStatus, 'pending'>;
@@ -60,6 +71,8 @@ export interface OrderState {
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly expiresAt: string | undefined;
+  /** Set once a payment was requested; an order has at most one payment. */
+  readonly paymentId: string | undefined;
 }
 
 const initialState = (): OrderState => ({
@@ -72,7 +85,12 @@ const initialState = (): OrderState => ({
   createdAt: '',
   updatedAt: '',
   expiresAt: undefined,
+  paymentId: undefined,
 });
+
+const notFound = <E>(orderId: string) => reject<E>('order_not_found', `Order ${orderId} does not exist`);
+
+const isPastDeadline = (state: OrderState, now: string): boolean => state.expiresAt !== undefined && Date.parse(now) >= Date.parse(state.expiresAt);
 
 export const orderTotal = (lines: readonly OrderLine[]): number => lines.reduce((sum, l) => sum + l.priceCents * l.quantity, 0);
 
@@ -119,6 +137,34 @@ const decide = (command: OrderCommand, state: OrderState): Decision<OrderEvent> 
         default:
           return assertNever(state.status);
       }
+    case 'RequestPayment':
+      if (state.status === 'none') return notFound(command.orderId);
+      if (state.status !== 'awaiting_payment' || isPastDeadline(state, command.now)) {
+        return reject('order_not_payable', `Order ${command.orderId} is ${state.status === 'awaiting_payment' ? 'past its deadline' : state.status} and cannot be paid`, { status: state.status });
+      }
+      if (state.paymentId !== undefined) return unchanged();
+      return accept({
+        type: 'PaymentRequested',
+        data: { orderId: command.orderId, customerId: state.customerId, paymentId: command.paymentId, amountCents: state.totalCents, paymentToken: command.paymentToken, requestedAt: command.now },
+      });
+    case 'ConfirmOrder':
+      if (state.status === 'none') return notFound(command.orderId);
+      if (state.status === 'confirmed') return unchanged();
+      if (state.status !== 'awaiting_payment' || isPastDeadline(state, command.now)) {
+        return reject('order_not_confirmable', `Order ${command.orderId} is ${state.status} and cannot be confirmed`, { status: state.status });
+      }
+      return accept({ type: 'OrderConfirmed', data: { orderId: command.orderId, customerId: state.customerId, paymentId: command.paymentId, confirmedAt: command.now } });
+    case 'FailOrderPayment':
+      if (state.status === 'none') return notFound(command.orderId);
+      if (state.status !== 'awaiting_payment') return unchanged();
+      return accept({
+        type: 'OrderPaymentFailed',
+        data: { orderId: command.orderId, customerId: state.customerId, paymentId: command.paymentId, reason: command.reason, failedAt: command.now },
+      });
+    case 'ExpireOrder':
+      if (state.status === 'none') return notFound(command.orderId);
+      if (state.status !== 'awaiting_payment' || !isPastDeadline(state, command.now)) return unchanged();
+      return accept({ type: 'OrderExpired', data: { orderId: command.orderId, customerId: state.customerId, expiredAt: command.now } });
     default:
       return assertNever(command);
   }
@@ -138,6 +184,7 @@ const evolve = (state: OrderState, event: OrderEvent): OrderState => {
         createdAt: d.placedAt,
         updatedAt: d.placedAt,
         expiresAt: d.expiresAt,
+        paymentId: undefined,
       };
     }
     case 'OrderRejected':
@@ -152,6 +199,14 @@ const evolve = (state: OrderState, event: OrderEvent): OrderState => {
       };
     case 'OrderCancelled':
       return { ...state, status: 'cancelled', updatedAt: event.data.cancelledAt };
+    case 'PaymentRequested':
+      return { ...state, paymentId: event.data.paymentId, updatedAt: event.data.requestedAt };
+    case 'OrderConfirmed':
+      return { ...state, status: 'confirmed', updatedAt: event.data.confirmedAt };
+    case 'OrderPaymentFailed':
+      return { ...state, status: 'payment_failed', updatedAt: event.data.failedAt };
+    case 'OrderExpired':
+      return { ...state, status: 'expired', updatedAt: event.data.expiredAt };
     default:
       return assertNever(event);
   }

@@ -20,6 +20,9 @@ const start = async (): Promise<void> => {
   if (crest.adminToken.generated) {
     process.stdout.write(`No CREST_ADMIN_TOKEN was set, so this run uses a generated one (shown once):\n  CREST_ADMIN_TOKEN=${crest.adminToken.token}\n\n`);
   }
+  if (crest.webhookSecret.generated) {
+    process.stdout.write(`No CREST_PAYMENT_WEBHOOK_SECRET was set, so this run uses a generated one (shown once):\n  CREST_PAYMENT_WEBHOOK_SECRET=${crest.webhookSecret.secret}\n\n`);
+  }
   const shutdown = (signal: string): void => {
     log.info({ signal }, 'shutting down');
     crest.stop().then(

@@ -10,8 +10,11 @@ import type { CommandDeps } from '../../commands/handle-command';
 import { commandRoutes } from '../../commands/http/command-routes';
 import { InventoryWriters } from '../../commands/inventory/inventory-writers';
 import { StockCommands } from '../../commands/inventory/stock-commands';
+import { CheckoutRunner } from '../../commands/checkout/checkout-runner';
+import { DeadlineTracker } from '../../commands/checkout/deadline-tracker';
 import { Checkout } from '../../commands/orders/checkout';
-import type { Clock, IdGenerator, SnapshotStore } from '../../commands/ports';
+import { PaymentCallbacks } from '../../commands/payments/payment-callbacks';
+import type { CheckpointStore, Clock, IdGenerator, SnapshotStore } from '../../commands/ports';
 import type { EventStore } from '../../domain/kernel/event-store';
 import { ProjectionRunner } from '../../projections/projection-runner';
 import { customerOrdersProjection, inventoryProjection, ordersProjection, productsProjection } from '../../projections/read-models';
@@ -22,10 +25,13 @@ import { Storefront, type Rendered } from '../../read-api/storefront';
 import type { CrestConfig } from '../config/config';
 import { buildHttpApp } from '../http/app';
 import { opsRoutes } from '../http/ops-routes';
+import { MemoryCheckpointStore } from '../memory/memory-checkpoint-store';
 import { MemoryEventStore } from '../memory/memory-event-store';
 import { MemoryReadModels } from '../memory/memory-read-models';
 import { MemorySnapshotStore } from '../memory/memory-snapshot-store';
 import { CrestMetrics } from '../metrics/metrics';
+import { SimulatedPaymentProvider } from '../simulated-payments/simulated-provider';
+import { SqliteCheckpointStore } from '../sqlite/sqlite-checkpoint-store';
 import { SqliteEventStore } from '../sqlite/sqlite-event-store';
 import { SqliteSnapshotStore } from '../sqlite/sqlite-snapshot-store';
 
@@ -48,7 +54,12 @@ export const Tokens = {
   Projections: id<ProjectionRunner>('Projections'),
   Progress: id<ReadModelProgress>('Progress'),
   Storefront: id<Storefront>('Storefront'),
+  Checkpoints: id<CheckpointStore>('Checkpoints'),
+  PaymentCallbacks: id<PaymentCallbacks>('PaymentCallbacks'),
+  PaymentProvider: id<SimulatedPaymentProvider>('PaymentProvider'),
+  CheckoutRunner: id<CheckoutRunner>('CheckoutRunner'),
   AdminToken: id<{ token: string; generated: boolean }>('AdminToken'),
+  WebhookSecret: id<{ secret: string; generated: boolean }>('WebhookSecret'),
   HttpApp: id<FastifyInstance>('HttpApp'),
 };
 
@@ -88,7 +99,7 @@ export const createContainer = (config: CrestConfig, options: CompositionOptions
   c.bind(Tokens.Products).toDynamicValue((ctx) => new ProductCommands(commandDeps(ctx), ctx.get(Tokens.Catalog)));
   c.bind(Tokens.Stock).toDynamicValue((ctx) => new StockCommands(ctx.get(Tokens.Catalog), ctx.get(Tokens.Inventory)));
   c.bind(Tokens.Checkout).toDynamicValue(
-    (ctx) => new Checkout(commandDeps(ctx), ctx.get(Tokens.Catalog), ctx.get(Tokens.Inventory), { reservationTtlMs: config.CREST_RESERVATION_TTL_MS }),
+    (ctx) => new Checkout(commandDeps(ctx), ctx.get(Tokens.Catalog), ctx.get(Tokens.Inventory), { reservationTtlMs: config.CREST_RESERVATION_TTL_MS, reservationGraceMs: config.CREST_RESERVATION_GRACE_MS }),
   );
   c.bind(Tokens.ReadModels).toDynamicValue(() => new MemoryReadModels());
   c.bind(Tokens.Projections).toDynamicValue(
@@ -113,6 +124,37 @@ export const createContainer = (config: CrestConfig, options: CompositionOptions
     ctx.get(Tokens.Projections).onChanges((changes) => storefront.documentsChanged(changes));
     return storefront;
   });
+  c.bind(Tokens.Checkpoints).toDynamicValue((ctx) => {
+    const store = ctx.get(Tokens.EventStore);
+    return store instanceof SqliteEventStore ? new SqliteCheckpointStore(store.db) : new MemoryCheckpointStore();
+  });
+  c.bind(Tokens.PaymentCallbacks).toDynamicValue((ctx) => new PaymentCallbacks(commandDeps(ctx)));
+  c.bind(Tokens.PaymentProvider).toDynamicValue((ctx) => {
+    const callbacks = ctx.get(Tokens.PaymentCallbacks);
+    return new SimulatedPaymentProvider({
+      latencyMs: config.CREST_PAYMENT_LATENCY_MS,
+      deliver: async (event) => {
+        await callbacks.record(event, { commandId: event.id, correlationId: event.orderId });
+      },
+    });
+  });
+  c.bind(Tokens.CheckoutRunner).toDynamicValue((ctx) => {
+    const logger = ctx.get(Tokens.Logger);
+    return new CheckoutRunner(
+      commandDeps(ctx),
+      ctx.get(Tokens.Inventory),
+      ctx.get(Tokens.PaymentProvider),
+      ctx.get(Tokens.Checkpoints),
+      new DeadlineTracker(ctx.get(Tokens.EventStore)),
+      ctx.get(Tokens.Metrics).checkoutObserver(logger),
+      { tickMs: config.CREST_SAGA_TICK_MS, paymentRetries: config.CREST_PAYMENT_RETRIES, paymentBackoffMs: config.CREST_PAYMENT_BACKOFF_MS },
+    );
+  });
+  c.bind(Tokens.WebhookSecret).toConstantValue(
+    config.CREST_PAYMENT_WEBHOOK_SECRET
+      ? { secret: config.CREST_PAYMENT_WEBHOOK_SECRET, generated: false }
+      : { secret: randomBytes(24).toString('base64url'), generated: true },
+  );
   c.bind(Tokens.AdminToken).toConstantValue(
     config.CREST_ADMIN_TOKEN ? { token: config.CREST_ADMIN_TOKEN, generated: false } : { token: randomBytes(24).toString('base64url'), generated: true },
   );
@@ -133,6 +175,9 @@ export const createContainer = (config: CrestConfig, options: CompositionOptions
           products: ctx.get(Tokens.Products),
           stock: ctx.get(Tokens.Stock),
           checkout: ctx.get(Tokens.Checkout),
+          paymentCallbacks: ctx.get(Tokens.PaymentCallbacks),
+          webhookSecret: ctx.get(Tokens.WebhookSecret).secret,
+          clock: ctx.get(Tokens.Clock),
           orderWaitMs: config.CREST_ORDER_WAIT_MS,
         }),
       ],
@@ -145,6 +190,7 @@ export interface RunningCrest {
   readonly app: FastifyInstance;
   readonly url: string;
   readonly adminToken: { token: string; generated: boolean };
+  readonly webhookSecret: { secret: string; generated: boolean };
   readonly container: Container;
   stop(): Promise<void>;
 }
@@ -157,6 +203,8 @@ export const startAllInOne = async (config: CrestConfig, options: CompositionOpt
   const projections = container.get(Tokens.Projections);
   container.get(Tokens.Storefront);
   await projections.start();
+  const saga = container.get(Tokens.CheckoutRunner);
+  await saga.start();
   const app = await container.getAsync(Tokens.HttpApp);
   const url = await app.listen({ port: config.PORT, host: config.HOST });
   let stopping: Promise<void> | undefined;
@@ -164,10 +212,13 @@ export const startAllInOne = async (config: CrestConfig, options: CompositionOpt
     app,
     url,
     adminToken: container.get(Tokens.AdminToken),
+    webhookSecret: container.get(Tokens.WebhookSecret),
     container,
     stop: () =>
       (stopping ??= (async () => {
         await app.close();
+        container.get(Tokens.PaymentProvider).stop();
+        await saga.stop();
         container.get(Tokens.Inventory).stop();
         await projections.stop();
         await catalog.stop();

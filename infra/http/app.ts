@@ -16,6 +16,10 @@ declare module 'fastify' {
     /** Rate-limits by the `customerId` in the body. */
     customerRateLimit?: boolean;
   }
+  interface FastifyRequest {
+    /** The JSON body exactly as received, for signature checks. */
+    rawBody?: string;
+  }
 }
 
 export interface HttpAppOptions {
@@ -61,6 +65,12 @@ export const buildHttpApp = async (options: HttpAppOptions): Promise<FastifyInst
   // responses are built by our own code; skip re-validating them on the hot path
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.removeContentTypeParser('text/plain');
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    request.rawBody = body as string;
+    parseJson(request, body as string, done);
+  });
   app.setErrorHandler((error, request, reply) => sendProblem(error, request, reply));
   app.setNotFoundHandler((request, reply) => sendProblem(new HttpProblem(404, 'not_found', `No route for ${request.method} ${request.url}`), request, reply));
 

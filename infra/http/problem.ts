@@ -34,6 +34,8 @@ export const problemTypes: Readonly<Record<string, ProblemType>> = {
   out_of_stock: { status: 409, title: 'Not enough stock' },
   insufficient_stock: { status: 409, title: 'Not enough stock for this adjustment' },
   order_not_cancellable: { status: 409, title: 'The order can no longer be cancelled' },
+  order_not_payable: { status: 409, title: 'The order cannot be paid in its current status' },
+  order_not_confirmable: { status: 409, title: 'The order cannot be confirmed in its current status' },
   reservation_mismatch: { status: 409, title: 'The order already holds a different quantity' },
   reservation_not_held: { status: 409, title: 'The order holds no reservation' },
   payload_too_large: { status: 413, title: 'The body is larger than 64 KiB' },

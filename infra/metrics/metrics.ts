@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Logger } from 'pino';
+import type { CheckoutObserver } from '../../commands/checkout/checkout-runner';
 import type { WriterObserver } from '../../commands/inventory/inventory-writer';
 import type { ProjectionObserver } from '../../projections/ports';
 import type { CacheObserver } from '../../read-api/cache/read-cache';
@@ -81,6 +82,24 @@ export class CrestMetrics {
     registers: [this.registry],
   });
 
+  private readonly sagaCommands = new Counter({
+    name: 'crest_checkout_commands_total',
+    help: 'Commands issued by the checkout saga, by type and outcome (done, rejected, failed)',
+    labelNames: ['command', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  private readonly sagaPending = new Gauge({
+    name: 'crest_checkout_orders_awaiting_payment',
+    help: 'Orders the checkout saga is tracking until payment or deadline',
+    registers: [this.registry],
+  });
+  private readonly sagaProblems = new Counter({
+    name: 'crest_checkout_problems_total',
+    help: 'Checkout saga failures and fulfilment problems that need a person',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'crest_' });
   }
@@ -132,6 +151,21 @@ export class CrestMetrics {
     return {
       lookup: (namespace, outcome) => this.cacheLookups.inc({ namespace, outcome }),
       rebuilt: (namespace) => this.cacheRebuilds.inc({ namespace }),
+    };
+  }
+
+  checkoutObserver(logger: Logger): CheckoutObserver {
+    return {
+      commandExecuted: (command, outcome) => this.sagaCommands.inc({ command, outcome }),
+      pendingOrders: (count) => this.sagaPending.set(count),
+      fulfilmentProblem: (orderId, sku, detail) => {
+        this.sagaProblems.inc({ kind: 'fulfilment' });
+        logger.error({ orderId, sku }, detail);
+      },
+      failed: (error) => {
+        this.sagaProblems.inc({ kind: 'failure' });
+        logger.error({ err: error }, 'checkout saga step failed');
+      },
     };
   }
 }

@@ -30,6 +30,10 @@ CREATE TABLE IF NOT EXISTS streams (
   revision  INTEGER NOT NULL,
   position  INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checkpoints (
+  name     TEXT PRIMARY KEY,
+  position INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS snapshots (
   stream_id      TEXT PRIMARY KEY,
   revision       INTEGER NOT NULL,

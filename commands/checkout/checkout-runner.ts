@@ -1,0 +1,228 @@
+import { dueCommands, onRejected, react, type CheckoutCommand, type CheckoutTrigger } from '../../domain/checkout/checkout-process';
+import type { EventStore, RecordedEvent, Subscription } from '../../domain/kernel/event-store';
+import { streamName } from '../../domain/kernel/streams';
+import { orderDecider, type OrderCommand, type OrderState } from '../../domain/order/order';
+import { paymentDecider, type PaymentCommand, type PaymentState } from '../../domain/payment/payment';
+import { CommandRejectedError } from '../errors';
+import { handleCommand, loadStream, type CommandDeps } from '../handle-command';
+import type { InventoryGateway } from '../inventory/inventory-writers';
+import type { CommandContext } from '../metadata';
+import { TransientPaymentError, type PaymentProvider } from '../payments/payment-provider';
+import type { CheckpointStore } from '../ports';
+import { DeadlineTracker } from './deadline-tracker';
+
+export interface CheckoutObserver {
+  commandExecuted(command: CheckoutCommand['type'], outcome: 'done' | 'rejected' | 'failed'): void;
+  pendingOrders(count: number): void;
+  fulfilmentProblem(orderId: string, sku: string, detail: string): void;
+  failed(error: unknown): void;
+}
+
+export interface CheckoutRunnerOptions {
+  /** How often the scheduler looks for orders past their deadline. */
+  readonly tickMs: number;
+  readonly paymentRetries: number;
+  readonly paymentBackoffMs: number;
+  readonly random?: () => number;
+}
+
+const CHECKPOINT = 'checkout-saga';
+const TRIGGERS: ReadonlySet<string> = new Set([
+  'PaymentRequested',
+  'PaymentCaptured',
+  'PaymentFailed',
+  'OrderConfirmed',
+  'OrderPaymentFailed',
+  'OrderCancelled',
+  'OrderExpired',
+]);
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
+/**
+ * Runs the checkout process manager durably. Saga state is the order and payment streams themselves; this runner
+ * only remembers how far it has read (a checkpoint saved after each batch), so a restart re-handles at most one
+ * batch, which is harmless because every command it issues is idempotent. Deadlines come from a tracker rebuilt
+ * from the log at start, checked by one scheduler loop: due expiries fire after a restart.
+ */
+export class CheckoutRunner {
+  private subscription: Subscription | undefined;
+  private scheduler: NodeJS.Timeout | undefined;
+  private readonly payments = new Set<Promise<void>>();
+  private stopped = false;
+  private readonly random: () => number;
+
+  constructor(
+    private readonly deps: CommandDeps,
+    private readonly inventory: InventoryGateway,
+    private readonly provider: PaymentProvider,
+    private readonly checkpoints: CheckpointStore,
+    private readonly tracker: DeadlineTracker,
+    private readonly observer: CheckoutObserver,
+    private readonly options: CheckoutRunnerOptions,
+  ) {
+    this.random = options.random ?? Math.random;
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.tracker.start();
+    for (const sku of this.tracker.skusHoldingReservations()) await this.inventory.figures(sku).catch(() => undefined);
+    const after = await this.checkpoints.load(CHECKPOINT);
+    const subscription = this.deps.store.subscribeToAll({ ...(after === undefined ? {} : { after }), filter: { categories: ['order', 'payment'] }, batchSize: 200 }, (batch) =>
+      this.handleBatch(batch),
+    );
+    this.subscription = subscription;
+    subscription.done.catch((error: unknown) => {
+      if (this.subscription === subscription) this.observer.failed(error);
+    });
+    // payments that were in flight when the process stopped are asked for again (the provider is idempotent)
+    for (const pending of this.tracker.awaitingPaymentOutcome()) {
+      this.startPayment({ type: 'StartPayment', commandId: `${pending.orderId}:pay`, ...pending });
+    }
+    this.scheduler = setInterval(() => void this.fireDueDeadlines(), this.options.tickMs);
+    this.scheduler.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.scheduler) clearInterval(this.scheduler);
+    const subscription = this.subscription;
+    this.subscription = undefined;
+    await subscription?.close();
+    await this.tracker.stop();
+    await Promise.allSettled([...this.payments]);
+  }
+
+  private async handleBatch(batch: readonly RecordedEvent[]): Promise<void> {
+    for (const event of batch) {
+      if (TRIGGERS.has(event.type)) await this.handle(event);
+    }
+    await this.checkpoints.save(CHECKPOINT, batch[batch.length - 1]!.position);
+  }
+
+  private async handle(event: RecordedEvent): Promise<void> {
+    const orderId = (event.data as { orderId: string }).orderId;
+    const { order, payment } = await this.load(orderId);
+    const ctx = { commandId: event.id, correlationId: String(event.metadata.correlationId ?? orderId), causationId: event.id };
+    await this.executeAll(react({ type: event.type, data: event.data } as CheckoutTrigger, order, payment), ctx);
+  }
+
+  private async fireDueDeadlines(): Promise<void> {
+    if (this.stopped) return;
+    const now = this.deps.clock.now();
+    for (const orderId of this.tracker.dueAt(now)) {
+      try {
+        const { order } = await this.load(orderId);
+        await this.executeAll(dueCommands(order, now.toISOString()), { commandId: `${orderId}:expire`, correlationId: orderId });
+      } catch (error) {
+        this.observer.failed(error);
+      }
+    }
+    this.observer.pendingOrders(this.tracker.pendingCount());
+  }
+
+  private async load(orderId: string): Promise<{ order: OrderState; payment: PaymentState }> {
+    const order = (await loadStream(this.deps.store, streamName('order', orderId), orderDecider)).state;
+    const payment = order.paymentId
+      ? (await loadStream(this.deps.store, streamName('payment', order.paymentId), paymentDecider)).state
+      : paymentDecider.initialState();
+    return { order, payment };
+  }
+
+  private async executeAll(commands: readonly CheckoutCommand[], ctx: CommandContext): Promise<void> {
+    for (const command of commands) {
+      const commandCtx = { ...ctx, commandId: command.commandId };
+      try {
+        await this.execute(command, commandCtx);
+        this.observer.commandExecuted(command.type, 'done');
+      } catch (error) {
+        if (!(error instanceof CommandRejectedError)) {
+          this.observer.commandExecuted(command.type, 'failed');
+          throw error;
+        }
+        this.observer.commandExecuted(command.type, 'rejected');
+        const { order } = await this.load(command.orderId);
+        await this.executeAll(onRejected(command, { code: error.code, message: error.message }, order), ctx);
+      }
+    }
+  }
+
+  private async execute(command: CheckoutCommand, ctx: CommandContext): Promise<void> {
+    const now = this.deps.clock.now().toISOString();
+    const onOrder = (c: OrderCommand) => handleCommand(this.deps, streamName('order', command.orderId), orderDecider, () => c, ctx);
+    switch (command.type) {
+      case 'StartPayment':
+        this.startPayment(command);
+        return;
+      case 'ConfirmOrder':
+        await onOrder({ type: 'ConfirmOrder', orderId: command.orderId, paymentId: command.paymentId, now });
+        return;
+      case 'FailOrderPayment':
+        await onOrder({ type: 'FailOrderPayment', orderId: command.orderId, paymentId: command.paymentId, reason: command.reason, now });
+        return;
+      case 'ExpireOrder':
+        await onOrder({ type: 'ExpireOrder', orderId: command.orderId, now });
+        return;
+      case 'ReleaseReservation':
+        await this.inventory.submit({ type: 'ReleaseReservation', sku: command.sku, orderId: command.orderId, reason: command.reason }, ctx);
+        return;
+      case 'ConfirmReservation':
+        await this.confirmReservation(command.orderId, command.sku, ctx);
+        return;
+      case 'RefundPayment': {
+        const onPayment = (c: PaymentCommand) => handleCommand(this.deps, streamName('payment', command.paymentId), paymentDecider, () => c, ctx);
+        const requested = await onPayment({ type: 'RequestRefund', paymentId: command.paymentId, orderId: command.orderId, reason: command.reason, now });
+        if (requested.state.refunded) return;
+        await this.withRetries(() => this.provider.refund({ paymentId: command.paymentId, orderId: command.orderId, amountCents: requested.state.capturedCents, reason: command.reason }));
+        return;
+      }
+    }
+  }
+
+  /**
+   * Reserved units become sold. If the reservation is gone (the writer's orphan sweep released it while this runner
+   * was down past the grace period), reserve again; if that is impossible the order needs a person, so say so loudly.
+   */
+  private async confirmReservation(orderId: string, sku: string, ctx: CommandContext): Promise<void> {
+    const confirmed = await this.inventory.submit({ type: 'ConfirmReservation', sku, orderId }, ctx);
+    if (confirmed.ok || confirmed.rejection.code !== 'reservation_not_held') {
+      if (!confirmed.ok) throw new CommandRejectedError(confirmed.rejection);
+      return;
+    }
+    const { order } = await this.load(orderId);
+    if (order.status !== 'confirmed') return;
+    const line = order.lines.find((l) => l.sku === sku);
+    if (!line) return;
+    const reserved = await this.inventory.submit(
+      { type: 'ReserveStock', sku, orderId, quantity: line.quantity, expiresAt: new Date(this.deps.clock.now().getTime() + 60_000).toISOString() },
+      ctx,
+    );
+    const again = reserved.ok ? await this.inventory.submit({ type: 'ConfirmReservation', sku, orderId }, ctx) : reserved;
+    if (!again.ok) this.observer.fulfilmentProblem(orderId, sku, `confirmed order lost its reservation and stock could not be re-reserved: ${again.rejection.code}`);
+  }
+
+  /** Charging runs beside the subscription: a slow or flaky provider must not hold up every other order. */
+  private startPayment(command: Extract<CheckoutCommand, { type: 'StartPayment' }>): void {
+    const run = (async () => {
+      const ctx = { commandId: command.commandId, correlationId: command.orderId };
+      const now = this.deps.clock.now().toISOString();
+      await handleCommand(this.deps, streamName('payment', command.paymentId), paymentDecider, (): PaymentCommand => ({ type: 'InitiatePayment', paymentId: command.paymentId, orderId: command.orderId, amountCents: command.amountCents, now }), ctx);
+      await this.withRetries(() => this.provider.charge({ paymentId: command.paymentId, orderId: command.orderId, amountCents: command.amountCents, paymentToken: command.paymentToken }));
+    })().catch((error: unknown) => this.observer.failed(error));
+    this.payments.add(run);
+    void run.finally(() => this.payments.delete(run));
+  }
+
+  /** Exponential backoff with full jitter, only for errors the provider marks as transient. */
+  private async withRetries(call: () => Promise<void>): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await call();
+      } catch (error) {
+        if (!(error instanceof TransientPaymentError) || attempt + 1 >= this.options.paymentRetries || this.stopped) throw error;
+        await sleep(this.random() * this.options.paymentBackoffMs * 2 ** attempt);
+      }
+    }
+  }
+}
