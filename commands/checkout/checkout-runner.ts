@@ -1,5 +1,5 @@
 import { dueCommands, onRejected, react, type CheckoutCommand, type CheckoutTrigger } from '../../domain/checkout/checkout-process';
-import type { EventStore, RecordedEvent, Subscription } from '../../domain/kernel/event-store';
+import type { RecordedEvent, Subscription } from '../../domain/kernel/event-store';
 import { streamName } from '../../domain/kernel/streams';
 import { orderDecider, type OrderCommand, type OrderState } from '../../domain/order/order';
 import { paymentDecider, type PaymentCommand, type PaymentState } from '../../domain/payment/payment';
