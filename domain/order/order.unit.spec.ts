@@ -113,6 +113,7 @@ describe('order decider', () => {
         createdAt: T0,
         updatedAt: T0,
         expiresAt: EXPIRES,
+        paymentId: undefined,
       });
     });
 
