@@ -124,34 +124,44 @@ export class ProjectionRunner {
     let changes: readonly DocumentChange[];
     try {
       changes = await this.target.applyBatch(this.name, this.options.projections, relevant, last.position);
-    } catch (error) {
-      if (this.options.poisonPolicy === 'stop') {
-        this.failure = error;
-        this.observer.failed(this.name, error, relevant[0]);
-        throw error;
-      }
+    } catch {
       changes = await this.applyOneByOne(relevant, last.position);
     }
-    this.current = last.position;
-    this.replayed += batch.length;
-    this.observer.batchApplied(this.name, batch.length, last.position, Math.max(0, (Date.now() - Date.parse(last.created)) / 1000));
-    if (changes.length > 0) for (const listener of this.changeListeners) listener(changes);
-    this.releaseWaiters();
-    this.checkCaughtUp();
+    this.advance(last, batch.length, changes);
   }
 
-  /** The poison-event path: isolate the failing events, pass over them, keep the rest. */
+  /**
+   * The poison-event path: apply the batch event by event to find the failing ones. With `stop`, everything before
+   * the failing event is kept, the runner halts there and reports that event; with `skip`, it is passed over.
+   */
   private async applyOneByOne(events: readonly RecordedEvent[], lastPosition: number): Promise<DocumentChange[]> {
     const changes: DocumentChange[] = [];
     for (const event of events) {
       try {
         changes.push(...(await this.target.applyBatch(this.name, this.options.projections, [event], event.position)));
       } catch (error) {
-        this.observer.skipped(this.name, error, event);
+        if (this.options.poisonPolicy === 'skip') {
+          this.observer.skipped(this.name, error, event);
+          continue;
+        }
+        const before = event.position - 1;
+        if (before > this.current) this.advance({ ...event, position: before }, 0, changes);
+        this.failure = error;
+        this.observer.failed(this.name, error, event);
+        throw error;
       }
     }
     await this.target.applyBatch(this.name, this.options.projections, [], lastPosition);
     return changes;
+  }
+
+  private advance(last: RecordedEvent, events: number, changes: readonly DocumentChange[]): void {
+    this.current = last.position;
+    this.replayed += events;
+    this.observer.batchApplied(this.name, events, last.position, Math.max(0, (Date.now() - Date.parse(last.created)) / 1000));
+    if (changes.length > 0) for (const listener of this.changeListeners) listener(changes);
+    this.releaseWaiters();
+    this.checkCaughtUp();
   }
 
   private releaseWaiters(): void {

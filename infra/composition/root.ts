@@ -25,6 +25,8 @@ import { Storefront, type Rendered } from '../../read-api/storefront';
 import type { CrestConfig } from '../config/config';
 import { buildHttpApp } from '../http/app';
 import { opsRoutes } from '../http/ops-routes';
+import { EventStoreDbCheckpointStore, EventStoreDbSnapshotStore } from '../eventstoredb/eventstoredb-bookkeeping';
+import { EventStoreDbEventStore } from '../eventstoredb/eventstoredb-event-store';
 import { MemoryCheckpointStore } from '../memory/memory-checkpoint-store';
 import { MemoryEventStore } from '../memory/memory-event-store';
 import { MemoryReadModels } from '../memory/memory-read-models';
@@ -75,14 +77,22 @@ export const createContainer = (config: CrestConfig, options: CompositionOptions
   c.bind(Tokens.Logger).toConstantValue(options.logger ?? pino({ level: config.CREST_LOG_LEVEL, base: { service: 'crest' } }));
   c.bind(Tokens.Clock).toConstantValue(options.clock ?? { now: () => new Date() });
   c.bind(Tokens.Ids).toConstantValue({ next: () => randomUUID() });
-  c.bind(Tokens.EventStore).toDynamicValue(() =>
-    config.CREST_EVENT_STORE === 'memory'
-      ? new MemoryEventStore()
-      : new SqliteEventStore({ file: join(config.CREST_DATA_DIR, 'crest.sqlite'), synchronous: config.CREST_SQLITE_SYNCHRONOUS }),
-  );
+  c.bind(Tokens.EventStore).toDynamicValue((): EventStore => {
+    switch (config.CREST_EVENT_STORE) {
+      case 'memory':
+        return new MemoryEventStore();
+      case 'eventstoredb':
+        return new EventStoreDbEventStore(config.ESDB_CONNECTION_STRING!);
+      case 'sqlite':
+        return new SqliteEventStore({ file: join(config.CREST_DATA_DIR, 'crest.sqlite'), synchronous: config.CREST_SQLITE_SYNCHRONOUS });
+    }
+  });
+  // snapshots and checkpoints live beside the events they refer to
   c.bind(Tokens.Snapshots).toDynamicValue((ctx) => {
     const store = ctx.get(Tokens.EventStore);
-    return store instanceof SqliteEventStore ? new SqliteSnapshotStore(store.db) : new MemorySnapshotStore();
+    if (store instanceof SqliteEventStore) return new SqliteSnapshotStore(store.db);
+    if (store instanceof EventStoreDbEventStore) return new EventStoreDbSnapshotStore(store.connection);
+    return new MemorySnapshotStore();
   });
   c.bind(Tokens.Metrics).toDynamicValue(() => new CrestMetrics());
   const commandDeps = (ctx: { get: Container['get'] }): CommandDeps => ({ store: ctx.get(Tokens.EventStore), clock: ctx.get(Tokens.Clock), ids: ctx.get(Tokens.Ids) });
@@ -126,7 +136,9 @@ export const createContainer = (config: CrestConfig, options: CompositionOptions
   });
   c.bind(Tokens.Checkpoints).toDynamicValue((ctx) => {
     const store = ctx.get(Tokens.EventStore);
-    return store instanceof SqliteEventStore ? new SqliteCheckpointStore(store.db) : new MemoryCheckpointStore();
+    if (store instanceof SqliteEventStore) return new SqliteCheckpointStore(store.db);
+    if (store instanceof EventStoreDbEventStore) return new EventStoreDbCheckpointStore(store.connection);
+    return new MemoryCheckpointStore();
   });
   c.bind(Tokens.PaymentCallbacks).toDynamicValue((ctx) => new PaymentCallbacks(commandDeps(ctx)));
   c.bind(Tokens.PaymentProvider).toDynamicValue((ctx) => {

@@ -7,7 +7,8 @@ export const ConfigSchema = z.object({
   PORT: int(0, 65535).default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
   CREST_DATA_DIR: z.string().min(1).default('./data'),
-  CREST_EVENT_STORE: z.enum(['sqlite', 'memory']).default('sqlite'),
+  CREST_EVENT_STORE: z.enum(['sqlite', 'memory', 'eventstoredb']).default('sqlite'),
+  ESDB_CONNECTION_STRING: z.string().regex(/^(esdb|esdb\+discover):\/\//, 'must start with esdb:// or esdb+discover://').optional(),
   CREST_SQLITE_SYNCHRONOUS: z.enum(['OFF', 'NORMAL', 'FULL', 'EXTRA']).default('FULL'),
   CREST_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   CREST_ORDER_WAIT_MS: int(1, 60_000).default(2000),
@@ -49,7 +50,11 @@ export const parseConfig = (env: Readonly<Record<string, string | undefined>>, o
     const value = overrides[key as keyof CrestConfig] ?? env[key];
     if (value !== undefined && value !== '') input[key] = value;
   }
-  const parsed = ConfigSchema.safeParse(input);
+  const parsed = ConfigSchema.superRefine((c, ctx) => {
+    if (c.CREST_EVENT_STORE === 'eventstoredb' && !c.ESDB_CONNECTION_STRING) {
+      ctx.addIssue({ code: 'custom', path: ['ESDB_CONNECTION_STRING'], message: 'is required when CREST_EVENT_STORE=eventstoredb' });
+    }
+  }).safeParse(input);
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}=${JSON.stringify(input[String(i.path[0])] ?? '')}: ${i.message}`));
   }

@@ -34,6 +34,7 @@ const waitForOutput = (started: Started, pattern: RegExp, timeoutMs = 20_000): P
       }
     };
     started.child.stdout.on('data', check);
+    check();
     void started.exited.then(() => {
       clearTimeout(timer);
       fail(new Error(`exited before printing ${pattern}:\n${started.stdout()}\n${started.stderr()}`));
