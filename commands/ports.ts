@@ -22,8 +22,4 @@ export interface IdGenerator {
   next(): string;
 }
 
-/** Where a process (saga, relay) remembers how far it has got in the global log. */
-export interface CheckpointStore {
-  load(name: string): Promise<number | undefined>;
-  save(name: string, position: number): Promise<void>;
-}
+export type { CheckpointStore } from '../domain/kernel/checkpoints';

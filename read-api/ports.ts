@@ -64,3 +64,10 @@ export interface SharedCache {
   set(key: string, value: string, ttlMs: number): Promise<void>;
   delete(keys: readonly string[]): Promise<void>;
 }
+
+/** Carries cache invalidations from the process that runs projections to every API node (cluster mode). */
+export interface InvalidationBus {
+  publish(invalidation: { readonly cards: readonly string[]; readonly browse: boolean }): Promise<void>;
+  /** Resolves once subscribed; the returned function unsubscribes. */
+  subscribe(handler: (invalidation: { readonly cards: readonly string[]; readonly browse: boolean }) => void): Promise<() => Promise<void>>;
+}

@@ -50,6 +50,12 @@ const browseItem = (d: ProductDocument) => ({ sku: d.sku, name: d.name, category
 
 const etagOf = (body: string): string => `"${createHash('sha1').update(body).digest('base64url').slice(0, 20)}"`;
 
+/** Cache entries to mark stale: product cards by SKU, and whether browse pages are affected. */
+export interface Invalidation {
+  readonly cards: readonly string[];
+  readonly browse: boolean;
+}
+
 export interface BrowseRequest extends Omit<BrowseQuery, 'after'> {
   readonly cursor?: string | undefined;
 }
@@ -117,15 +123,27 @@ export class Storefront {
     return doc && { sku: doc.sku, received: doc.received, adjusted: doc.adjusted, available: doc.available, reserved: doc.reserved, sold: doc.sold };
   }
 
-  /** Called with every batch of read-model changes. */
-  documentsChanged(changes: readonly DocumentChange[]): void {
-    let listing = false;
+  /** Which cache entries a batch of read-model changes makes stale. */
+  static invalidationsFor(changes: readonly DocumentChange[]): Invalidation {
+    const cards: string[] = [];
+    let browse = false;
     for (const change of changes) {
       if (change.collection !== 'products') continue;
-      this.cards.invalidate(change.id);
-      if (listingChanged(change.before as ProductDocument | undefined, change.after as ProductDocument | undefined)) listing = true;
+      cards.push(change.id);
+      if (listingChanged(change.before as ProductDocument | undefined, change.after as ProductDocument | undefined)) browse = true;
     }
     // availability alone does not invalidate browse pages: their short TTL bounds how stale it can be
-    if (listing) this.pages.invalidateAll();
+    return { cards, browse };
+  }
+
+  /** Applies invalidations computed here or received from the projection worker (cluster mode). */
+  invalidate(invalidation: Invalidation): void {
+    for (const sku of invalidation.cards) this.cards.invalidate(sku);
+    if (invalidation.browse) this.pages.invalidateAll();
+  }
+
+  /** Called with every batch of read-model changes made in this process. */
+  documentsChanged(changes: readonly DocumentChange[]): void {
+    this.invalidate(Storefront.invalidationsFor(changes));
   }
 }

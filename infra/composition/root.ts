@@ -20,7 +20,9 @@ import { ProjectionRunner } from '../../projections/projection-runner';
 import { customerOrdersProjection, inventoryProjection, ordersProjection, productsProjection } from '../../projections/read-models';
 import { ReadCache } from '../../read-api/cache/read-cache';
 import { readRoutes } from '../../read-api/http/read-routes';
-import type { ReadModelProgress } from '../../read-api/ports';
+import type { CatalogueQueries, InvalidationBus, InventoryQueries, OrderQueries, ReadModelProgress } from '../../read-api/ports';
+import { EventRelay } from '../../projections/event-relay';
+import type { ReadModelStore } from '../../projections/ports';
 import { Storefront, type Rendered } from '../../read-api/storefront';
 import type { CrestConfig } from '../config/config';
 import { buildHttpApp } from '../http/app';
@@ -30,12 +32,22 @@ import { EventStoreDbEventStore } from '../eventstoredb/eventstoredb-event-store
 import { MemoryCheckpointStore } from '../memory/memory-checkpoint-store';
 import { MemoryEventStore } from '../memory/memory-event-store';
 import { MemoryReadModels } from '../memory/memory-read-models';
+import { KafkaIntegrationPublisher } from '../kafka/kafka-publisher';
+import { MongoReadModels } from '../mongodb/mongo-read-models';
+import { RedisAvailability } from '../redis/redis-availability';
+import { RedisInvalidationBus } from '../redis/redis-invalidation-bus';
+import { RedisSharedCache } from '../redis/redis-shared-cache';
+import { openConnections, type Connections } from './connections';
 import { MemorySnapshotStore } from '../memory/memory-snapshot-store';
 import { CrestMetrics } from '../metrics/metrics';
 import { SimulatedPaymentProvider } from '../simulated-payments/simulated-provider';
 import { SqliteCheckpointStore } from '../sqlite/sqlite-checkpoint-store';
 import { SqliteEventStore } from '../sqlite/sqlite-event-store';
 import { SqliteSnapshotStore } from '../sqlite/sqlite-snapshot-store';
+
+type ReadModelBackend = ReadModelStore & CatalogueQueries & OrderQueries & InventoryQueries;
+
+const noConnections: Connections = { close: async () => undefined };
 
 const id = <T>(name: string): ServiceIdentifier<T> => Symbol(name);
 
@@ -52,8 +64,10 @@ export const Tokens = {
   Products: id<ProductCommands>('Products'),
   Stock: id<StockCommands>('Stock'),
   Checkout: id<Checkout>('Checkout'),
-  ReadModels: id<MemoryReadModels>('ReadModels'),
-  Projections: id<ProjectionRunner>('Projections'),
+  ReadModels: id<ReadModelBackend>('ReadModels'),
+  Projections: id<ProjectionRunner[]>('Projections'),
+  InvalidationBus: id<InvalidationBus | undefined>('InvalidationBus'),
+  Relay: id<EventRelay | undefined>('Relay'),
   Progress: id<ReadModelProgress>('Progress'),
   Storefront: id<Storefront>('Storefront'),
   Checkpoints: id<CheckpointStore>('Checkpoints'),
@@ -71,7 +85,7 @@ export interface CompositionOptions {
 }
 
 /** The one place where ports meet adapters. Every adapter is chosen here, from the validated config. */
-export const createContainer = (config: CrestConfig, options: CompositionOptions = {}): Container => {
+export const createContainer = (config: CrestConfig, options: CompositionOptions = {}, connections: Connections = noConnections): Container => {
   const c = new Container({ defaultScope: 'Singleton' });
   c.bind(Tokens.Config).toConstantValue(config);
   c.bind(Tokens.Logger).toConstantValue(options.logger ?? pino({ level: config.CREST_LOG_LEVEL, base: { service: 'crest' } }));
@@ -111,28 +125,50 @@ export const createContainer = (config: CrestConfig, options: CompositionOptions
   c.bind(Tokens.Checkout).toDynamicValue(
     (ctx) => new Checkout(commandDeps(ctx), ctx.get(Tokens.Catalog), ctx.get(Tokens.Inventory), { reservationTtlMs: config.CREST_RESERVATION_TTL_MS, reservationGraceMs: config.CREST_RESERVATION_GRACE_MS }),
   );
-  c.bind(Tokens.ReadModels).toDynamicValue(() => new MemoryReadModels());
-  c.bind(Tokens.Projections).toDynamicValue(
-    (ctx) =>
-      new ProjectionRunner(ctx.get(Tokens.EventStore), ctx.get(Tokens.ReadModels), ctx.get(Tokens.Metrics).projectionObserver(ctx.get(Tokens.Logger)), {
+  c.bind(Tokens.ReadModels).toDynamicValue((): ReadModelBackend => (connections.mongo ? new MongoReadModels(connections.mongo) : new MemoryReadModels()));
+  c.bind(Tokens.Projections).toDynamicValue((ctx) => {
+    const observer = ctx.get(Tokens.Metrics).projectionObserver(ctx.get(Tokens.Logger));
+    const options = { batchSize: config.CREST_PROJECTION_BATCH, poisonPolicy: config.CREST_PROJECTION_POISON_POLICY };
+    const runners = [
+      new ProjectionRunner(ctx.get(Tokens.EventStore), ctx.get(Tokens.ReadModels), observer, {
         name: 'read-models',
         projections: [productsProjection, inventoryProjection, ordersProjection, customerOrdersProjection],
-        batchSize: config.CREST_PROJECTION_BATCH,
-        poisonPolicy: config.CREST_PROJECTION_POISON_POLICY,
+        ...options,
       }),
-  );
-  c.bind(Tokens.Progress).toDynamicValue((ctx) => {
-    const runner = ctx.get(Tokens.Projections);
-    return { get position() { return runner.position; }, ready: () => runner.ready, waitFor: (p, ms) => runner.waitFor(p, ms) };
+    ];
+    if (connections.redis) {
+      runners.push(new ProjectionRunner(ctx.get(Tokens.EventStore), new RedisAvailability(connections.redis), observer, { name: 'redis-availability', projections: [inventoryProjection], ...options }));
+    }
+    return runners;
   });
+  c.bind(Tokens.Progress).toDynamicValue((ctx) => {
+    const runners = ctx.get(Tokens.Projections);
+    return {
+      get position() {
+        return Math.min(...runners.map((r) => r.position));
+      },
+      ready: () => runners.every((r) => r.ready),
+      waitFor: async (position, ms) => (await Promise.all(runners.map((r) => r.waitFor(position, ms)))).every(Boolean),
+    };
+  });
+  c.bind(Tokens.InvalidationBus).toDynamicValue((): InvalidationBus | undefined =>
+    connections.redis && connections.redisSubscriber ? new RedisInvalidationBus(connections.redis, connections.redisSubscriber) : undefined,
+  );
   c.bind(Tokens.Storefront).toDynamicValue((ctx) => {
     const readModels = ctx.get(Tokens.ReadModels);
-    const observer = ctx.get(Tokens.Metrics).cacheObserver();
+    const metrics = ctx.get(Tokens.Metrics);
+    const shared = connections.redis ? new RedisSharedCache(connections.redis, metrics.breakerObserver(ctx.get(Tokens.Logger))) : undefined;
     const cache = (namespace: string, ttlMs: number) =>
-      new ReadCache<Rendered>(namespace, { max: config.CREST_CACHE_MAX_ENTRIES, ttlMs, missTtlMs: config.CREST_CACHE_MISS_TTL_MS, jitter: 0.2 }, observer);
-    const storefront = new Storefront(readModels, readModels, readModels, ctx.get(Tokens.Progress), cache('card', config.CREST_CACHE_TTL_MS), cache('browse', config.CREST_BROWSE_CACHE_TTL_MS));
-    ctx.get(Tokens.Projections).onChanges((changes) => storefront.documentsChanged(changes));
-    return storefront;
+      new ReadCache<Rendered>(namespace, { max: config.CREST_CACHE_MAX_ENTRIES, ttlMs, missTtlMs: config.CREST_CACHE_MISS_TTL_MS, jitter: 0.2 }, metrics.cacheObserver(), shared);
+    return new Storefront(readModels, readModels, readModels, ctx.get(Tokens.Progress), cache('card', config.CREST_CACHE_TTL_MS), cache('browse', config.CREST_BROWSE_CACHE_TTL_MS));
+  });
+  c.bind(Tokens.Relay).toDynamicValue((ctx): EventRelay | undefined => {
+    if (!connections.kafka) return undefined;
+    const logger = ctx.get(Tokens.Logger);
+    return new EventRelay(ctx.get(Tokens.EventStore), new KafkaIntegrationPublisher(connections.kafka), ctx.get(Tokens.Checkpoints), ctx.get(Tokens.Metrics).relayObserver(logger), {
+      name: 'kafka-relay',
+      batchSize: 500,
+    });
   });
   c.bind(Tokens.Checkpoints).toDynamicValue((ctx) => {
     const store = ctx.get(Tokens.EventStore);
@@ -209,14 +245,27 @@ export interface RunningCrest {
 
 /** `crest start`: every role in one process. */
 export const startAllInOne = async (config: CrestConfig, options: CompositionOptions = {}): Promise<RunningCrest> => {
-  const container = createContainer(config, options);
+  const connections = await openConnections(config);
+  const container = createContainer(config, options, connections);
   const catalog = container.get(Tokens.Catalog);
   await catalog.start();
-  const projections = container.get(Tokens.Projections);
-  container.get(Tokens.Storefront);
-  await projections.start();
+  const readModels = container.get(Tokens.ReadModels);
+  if (readModels instanceof MongoReadModels) await readModels.ensureIndexes();
+  const runners = container.get(Tokens.Projections);
+  const storefront = container.get(Tokens.Storefront);
+  const bus = container.get(Tokens.InvalidationBus);
+  // with a bus, invalidations travel through it so that every API node hears them; without one, they stay local
+  const unsubscribe = bus ? await bus.subscribe((invalidation) => storefront.invalidate(invalidation)) : undefined;
+  runners[0]!.onChanges((changes) => {
+    const invalidation = Storefront.invalidationsFor(changes);
+    if (bus) bus.publish(invalidation).catch(() => storefront.invalidate(invalidation));
+    else storefront.invalidate(invalidation);
+  });
+  for (const runner of runners) await runner.start();
   const saga = container.get(Tokens.CheckoutRunner);
   await saga.start();
+  const relay = container.get(Tokens.Relay);
+  await relay?.start();
   const app = await container.getAsync(Tokens.HttpApp);
   const url = await app.listen({ port: config.PORT, host: config.HOST });
   let stopping: Promise<void> | undefined;
@@ -231,10 +280,13 @@ export const startAllInOne = async (config: CrestConfig, options: CompositionOpt
         await app.close();
         container.get(Tokens.PaymentProvider).stop();
         await saga.stop();
+        await relay?.stop();
         container.get(Tokens.Inventory).stop();
-        await projections.stop();
+        for (const runner of runners) await runner.stop();
+        await unsubscribe?.();
         await catalog.stop();
         await container.get(Tokens.EventStore).close();
+        await connections.close();
       })()),
   };
 };

@@ -2,7 +2,9 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { Logger } from 'pino';
 import type { CheckoutObserver } from '../../commands/checkout/checkout-runner';
 import type { WriterObserver } from '../../commands/inventory/inventory-writer';
+import type { RelayObserver } from '../../projections/event-relay';
 import type { ProjectionObserver } from '../../projections/ports';
+import type { BreakerObserver } from '../redis/redis-shared-cache';
 import type { CacheObserver } from '../../read-api/cache/read-cache';
 
 /** Crest's Prometheus metrics, on a registry of its own so that several instances can live in one test process. */
@@ -100,6 +102,23 @@ export class CrestMetrics {
     registers: [this.registry],
   });
 
+  private readonly breakerState = new Gauge({
+    name: 'crest_circuit_breaker_open',
+    help: 'Circuit breaker state: 1 open, 0.5 half-open, 0 closed',
+    labelNames: ['breaker'] as const,
+    registers: [this.registry],
+  });
+  private readonly relayPosition = new Gauge({
+    name: 'crest_relay_position',
+    help: 'Global position of the last event relayed to Kafka',
+    registers: [this.registry],
+  });
+  private readonly relayEvents = new Counter({
+    name: 'crest_relay_events_total',
+    help: 'Events relayed to Kafka (a restart may relay the batch in flight again)',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'crest_' });
   }
@@ -166,6 +185,25 @@ export class CrestMetrics {
         this.sagaProblems.inc({ kind: 'failure' });
         logger.error({ err: error }, 'checkout saga step failed');
       },
+    };
+  }
+
+  breakerObserver(logger: Logger): BreakerObserver {
+    return {
+      stateChanged: (name, state) => {
+        this.breakerState.set({ breaker: name }, state === 'open' ? 1 : state === 'half_open' ? 0.5 : 0);
+        logger.warn({ breaker: name, state }, 'circuit breaker changed state');
+      },
+    };
+  }
+
+  relayObserver(logger: Logger): RelayObserver {
+    return {
+      relayed: (events, position) => {
+        this.relayEvents.inc(events);
+        this.relayPosition.set(position);
+      },
+      failed: (error) => logger.error({ err: error }, 'the Kafka relay stopped'),
     };
   }
 }

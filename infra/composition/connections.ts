@@ -1,0 +1,51 @@
+import Redis from 'ioredis';
+import { Kafka, logLevel } from 'kafkajs';
+import { MongoClient, type Db } from 'mongodb';
+import type { CrestConfig } from '../config/config';
+
+/** Connections to the real servers the config asks for; opened once, before the container is built. */
+export interface Connections {
+  readonly mongo?: Db;
+  readonly redis?: Redis;
+  /** A second Redis connection for pub/sub subscriptions. */
+  readonly redisSubscriber?: Redis;
+  readonly kafka?: Kafka;
+  close(): Promise<void>;
+}
+
+const redisClient = (url: string): Redis =>
+  new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000, commandTimeout: 1000 });
+
+export const openConnections = async (config: CrestConfig): Promise<Connections> => {
+  const closers: Array<() => Promise<unknown>> = [];
+  const connections: { mongo?: Db; redis?: Redis; redisSubscriber?: Redis; kafka?: Kafka } = {};
+  try {
+    if (config.CREST_READ_MODELS === 'mongodb') {
+      const client = new MongoClient(config.MONGODB_URL, { serverSelectionTimeoutMS: 5000 });
+      await client.connect();
+      closers.push(() => client.close());
+      connections.mongo = client.db(config.MONGODB_DATABASE);
+    }
+    if (config.CREST_CACHE === 'redis') {
+      const redis = redisClient(config.REDIS_URL);
+      const subscriber = redisClient(config.REDIS_URL);
+      await redis.connect();
+      await subscriber.connect();
+      closers.push(() => redis.quit(), () => subscriber.quit());
+      connections.redis = redis;
+      connections.redisSubscriber = subscriber;
+    }
+    if (config.CREST_RELAY === 'kafka') {
+      connections.kafka = new Kafka({ clientId: 'crest', brokers: config.KAFKA_BROKERS.split(','), logLevel: logLevel.WARN });
+    }
+  } catch (error) {
+    for (const close of closers.reverse()) await close().catch(() => undefined);
+    throw error;
+  }
+  return {
+    ...connections,
+    close: async () => {
+      for (const close of closers.reverse()) await close().catch(() => undefined);
+    },
+  };
+};

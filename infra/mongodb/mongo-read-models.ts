@@ -1,0 +1,139 @@
+import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection, type Db, type Document, type Filter } from 'mongodb';
+import type { RecordedEvent } from '../../domain/kernel/event-store';
+import { documentsTouched, foldBatch } from '../../projections/fold-batch';
+import type { PositionedDocument, Projection } from '../../projections/projection';
+import type { DocumentChange, ReadModelStore } from '../../projections/ports';
+import type { CustomerOrderDocument, InventoryDocument, OrderDocument, ProductDocument } from '../../projections/read-models';
+import type { BrowseCursor, BrowseQuery, CatalogueQueries, CustomerOrdersCursor, InventoryQueries, OrderQueries, Page } from '../../read-api/ports';
+
+const DUPLICATE_KEY = 11000;
+
+type Stored = PositionedDocument & { _id: string; sortName?: string; searchText?: string };
+
+const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Fields the Mongo adapter adds for its own queries; they never leave it. */
+const strip = <T>(doc: Document | null): T | undefined => {
+  if (!doc) return undefined;
+  const { _id: _ignored, sortName: _s, searchText: _t, ...rest } = doc;
+  return rest as T;
+};
+
+const withQueryFields = (collection: string, doc: PositionedDocument): PositionedDocument => {
+  if (collection !== 'products') return doc;
+  const p = doc as ProductDocument;
+  return { ...p, sortName: p.name.toLowerCase(), searchText: `${p.name} ${p.category} ${p.description}`.toLowerCase() } as PositionedDocument;
+};
+
+/**
+ * Read models in MongoDB (or FerretDB). A batch is folded in memory over the documents it touches (read with one
+ * `$in` per collection), then written with one unordered `bulkWrite` per collection whose filters carry the position
+ * guard: a write only lands on an older version. An upsert that finds a newer version fails with E11000, which here
+ * means "already applied" and is ignored. The runner's checkpoint is written after the batch, so a crash in between
+ * re-applies a batch that the guard turns into no-ops.
+ */
+export class MongoReadModels implements ReadModelStore, CatalogueQueries, OrderQueries, InventoryQueries {
+  constructor(private readonly db: Db) {}
+
+  /** Creates the indexes the queries need. Safe to call on every start. */
+  async ensureIndexes(): Promise<void> {
+    const products = this.db.collection('products');
+    await products.createIndex({ listed: 1, category: 1, priceCents: 1, sku: 1 });
+    await products.createIndex({ listed: 1, priceCents: 1, sku: 1 });
+    await products.createIndex({ listed: 1, sortName: 1, sku: 1 });
+    await this.db.collection('customer_orders').createIndex({ customerId: 1, createdAt: -1, orderId: 1 });
+  }
+
+  async applyBatch(runner: string, projections: readonly Projection[], events: readonly RecordedEvent[], position: number): Promise<readonly DocumentChange[]> {
+    let changes: DocumentChange[] = [];
+    if (events.length > 0) {
+      const loaded = new Map<string, Map<string, PositionedDocument>>();
+      for (const [collection, ids] of documentsTouched(projections, events)) {
+        const docs = await this.collection(collection)
+          .find({ _id: { $in: [...ids] } })
+          .toArray();
+        loaded.set(collection, new Map(docs.map((d) => [d._id, strip<PositionedDocument>(d)!])));
+      }
+      changes = foldBatch(projections, events, (collection, id) => loaded.get(collection)?.get(id));
+      const byCollection = new Map<string, AnyBulkWriteOperation<Stored>[]>();
+      for (const change of changes) {
+        const ops = byCollection.get(change.collection) ?? [];
+        if (change.after) {
+          const replacement = { ...withQueryFields(change.collection, change.after), _id: change.id } as Stored;
+          ops.push({ replaceOne: { filter: { _id: change.id, position: { $lt: change.after.position } } as Filter<Stored>, replacement, upsert: true } });
+        } else if (change.before) {
+          ops.push({ deleteOne: { filter: { _id: change.id, position: { $lte: change.before.position } } as Filter<Stored> } });
+        }
+        byCollection.set(change.collection, ops);
+      }
+      for (const [collection, ops] of byCollection) {
+        if (ops.length === 0) continue;
+        try {
+          await this.collection(collection).bulkWrite(ops, { ordered: false });
+        } catch (error) {
+          if (!(error instanceof MongoBulkWriteError) || !error.writeErrors || (Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors]).some((e) => e.code !== DUPLICATE_KEY)) throw error;
+        }
+      }
+    }
+    await this.db.collection<{ _id: string; position: number }>('checkpoints').updateOne({ _id: runner }, { $max: { position } }, { upsert: true });
+    return changes;
+  }
+
+  async loadCheckpoint(runner: string): Promise<number | undefined> {
+    const doc = await this.db.collection<{ _id: string; position: number }>('checkpoints').findOne({ _id: runner });
+    return doc?.position;
+  }
+
+  async reset(runner: string, projections: readonly Projection[]): Promise<void> {
+    for (const p of projections) await this.collection(p.name).deleteMany({});
+    await this.db.collection<{ _id: string }>('checkpoints').deleteOne({ _id: runner });
+  }
+
+  async product(sku: string): Promise<ProductDocument | undefined> {
+    return strip<ProductDocument>(await this.collection('products').findOne({ _id: sku }));
+  }
+
+  async inventory(sku: string): Promise<InventoryDocument | undefined> {
+    return strip<InventoryDocument>(await this.collection('inventory').findOne({ _id: sku }));
+  }
+
+  async order(orderId: string): Promise<OrderDocument | undefined> {
+    return strip<OrderDocument>(await this.collection('orders').findOne({ _id: orderId }));
+  }
+
+  async browse(query: BrowseQuery): Promise<Page<ProductDocument, BrowseCursor>> {
+    const and: Document[] = [{ listed: true }];
+    if (query.category !== undefined) and.push({ category: query.category });
+    if (query.minPrice !== undefined) and.push({ priceCents: { $gte: query.minPrice } });
+    if (query.maxPrice !== undefined) and.push({ priceCents: { $lte: query.maxPrice } });
+    // the same "every term, anywhere, any case" semantics as the embedded read model, rather than $text's stemming
+    for (const term of (query.text ?? '').toLowerCase().split(/\s+/).filter(Boolean)) and.push({ searchText: { $regex: escapeRegex(term) } });
+    const field = query.sort === 'name' ? 'sortName' : 'priceCents';
+    const direction = query.sort === '-price' ? -1 : 1;
+    if (query.after) {
+      const { key, sku } = query.after;
+      and.push({ $or: [{ [field]: { [direction === 1 ? '$gt' : '$lt']: key } }, { [field]: key, sku: { $gt: sku } }] });
+    }
+    const docs = await this.collection('products')
+      .find({ $and: and })
+      .sort({ [field]: direction, sku: 1 })
+      .limit(query.limit + 1)
+      .toArray();
+    const items = docs.slice(0, query.limit).map((d) => strip<ProductDocument>(d)!);
+    const last = docs.length > query.limit ? (docs[query.limit - 1] as Document) : undefined;
+    return { items, next: last ? { key: last[field] as string | number, sku: last.sku as string } : undefined };
+  }
+
+  async customerOrders(customerId: string, limit: number, after?: CustomerOrdersCursor): Promise<Page<CustomerOrderDocument, CustomerOrdersCursor>> {
+    const filter: Document = { customerId };
+    if (after) filter.$or = [{ createdAt: { $lt: after.createdAt } }, { createdAt: after.createdAt, orderId: { $gt: after.orderId } }];
+    const docs = await this.collection('customer_orders').find(filter).sort({ createdAt: -1, orderId: 1 }).limit(limit + 1).toArray();
+    const items = docs.slice(0, limit).map((d) => strip<CustomerOrderDocument>(d)!);
+    const last = items[items.length - 1];
+    return { items, next: docs.length > limit && last ? { createdAt: last.createdAt, orderId: last.orderId } : undefined };
+  }
+
+  private collection(name: string): Collection<Stored> {
+    return this.db.collection<Stored>(name);
+  }
+}
