@@ -1,15 +1,32 @@
 #!/usr/bin/env -S npx tsx
+import pino from 'pino';
 import { ConfigError, loadConfig } from '../config/config';
-import { startAllInOne } from '../composition/root';
+import { startAllInOne, startRelayWorker } from '../composition/root';
 
 const usage = `Usage: crest <command>
 
 Commands:
-  start     Run every role in one process.
-            Embedded adapters by default: SQLite events in CREST_DATA_DIR, in-memory read models.
-  help      Show this help.
+  start         Run every role in one process.
+                Embedded adapters by default: SQLite events in CREST_DATA_DIR, in-memory read models.
+  work relay    Relay the global event log to Kafka (CREST_RELAY=kafka, KAFKA_BROKERS, CREST_RELAY_TOPIC).
+  help          Show this help.
 
 Configuration comes from environment variables; see README.md ("Configuration").`;
+
+const onSignals = (log: { info: (o: object, m: string) => void; error: (o: object, m: string) => void }, stop: () => Promise<void>): void => {
+  const shutdown = (signal: string): void => {
+    log.info({ signal }, 'shutting down');
+    stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+};
 
 const start = async (): Promise<void> => {
   const config = loadConfig();
@@ -23,25 +40,33 @@ const start = async (): Promise<void> => {
   if (crest.webhookSecret.generated) {
     process.stdout.write(`No CREST_PAYMENT_WEBHOOK_SECRET was set, so this run uses a generated one (shown once):\n  CREST_PAYMENT_WEBHOOK_SECRET=${crest.webhookSecret.secret}\n\n`);
   }
-  const shutdown = (signal: string): void => {
-    log.info({ signal }, 'shutting down');
-    crest.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        log.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  onSignals(log, crest.stop);
+};
+
+const work = async (role: string | undefined): Promise<void> => {
+  const config = loadConfig();
+  switch (role) {
+    case 'relay': {
+      const worker = await startRelayWorker(config);
+      const log = pino({ level: config.CREST_LOG_LEVEL, base: { service: 'crest', role: 'relay' } });
+      log.info({ topic: config.CREST_RELAY_TOPIC, brokers: config.KAFKA_BROKERS }, 'relaying the event log to Kafka');
+      process.stdout.write(`Crest relay is running: event log -> Kafka topic ${config.CREST_RELAY_TOPIC} at ${config.KAFKA_BROKERS}\n`);
+      onSignals(log, worker.stop);
+      return;
+    }
+    default:
+      process.stderr.write(`Unknown role "${role ?? ''}" for crest work; available: relay.\n\n${usage}\n`);
+      process.exitCode = 2;
+  }
 };
 
 const main = async (argv: readonly string[]): Promise<void> => {
-  const [command] = argv;
+  const [command, role] = argv;
   switch (command) {
     case 'start':
       return start();
+    case 'work':
+      return work(role);
     case undefined:
     case 'help':
     case '--help':

@@ -24,7 +24,7 @@ import type { CatalogueQueries, InvalidationBus, InventoryQueries, OrderQueries,
 import { EventRelay } from '../../projections/event-relay';
 import type { ReadModelStore } from '../../projections/ports';
 import { Storefront, type Rendered } from '../../read-api/storefront';
-import type { CrestConfig } from '../config/config';
+import { ConfigError, type CrestConfig } from '../config/config';
 import { buildHttpApp } from '../http/app';
 import { opsRoutes } from '../http/ops-routes';
 import { EventStoreDbCheckpointStore, EventStoreDbSnapshotStore } from '../eventstoredb/eventstoredb-bookkeeping';
@@ -165,10 +165,13 @@ export const createContainer = (config: CrestConfig, options: CompositionOptions
   c.bind(Tokens.Relay).toDynamicValue((ctx): EventRelay | undefined => {
     if (!connections.kafka) return undefined;
     const logger = ctx.get(Tokens.Logger);
-    return new EventRelay(ctx.get(Tokens.EventStore), new KafkaIntegrationPublisher(connections.kafka), ctx.get(Tokens.Checkpoints), ctx.get(Tokens.Metrics).relayObserver(logger), {
-      name: 'kafka-relay',
-      batchSize: 500,
-    });
+    return new EventRelay(
+      ctx.get(Tokens.EventStore),
+      new KafkaIntegrationPublisher(connections.kafka, config.CREST_RELAY_TOPIC),
+      ctx.get(Tokens.Checkpoints),
+      ctx.get(Tokens.Metrics).relayObserver(logger),
+      { name: `kafka-relay:${config.CREST_RELAY_TOPIC}`, batchSize: config.CREST_RELAY_BATCH },
+    );
   });
   c.bind(Tokens.Checkpoints).toDynamicValue((ctx) => {
     const store = ctx.get(Tokens.EventStore);
@@ -285,6 +288,30 @@ export const startAllInOne = async (config: CrestConfig, options: CompositionOpt
         for (const runner of runners) await runner.stop();
         await unsubscribe?.();
         await catalog.stop();
+        await container.get(Tokens.EventStore).close();
+        await connections.close();
+      })()),
+  };
+};
+
+export interface RunningWorker {
+  readonly container: Container;
+  stop(): Promise<void>;
+}
+
+/** `crest work relay`: only the integration relay, for the cluster. */
+export const startRelayWorker = async (config: CrestConfig, options: CompositionOptions = {}): Promise<RunningWorker> => {
+  if (config.CREST_RELAY !== 'kafka') throw new ConfigError(['CREST_RELAY="off": `crest work relay` needs CREST_RELAY=kafka (and KAFKA_BROKERS)']);
+  const connections = await openConnections(config);
+  const container = createContainer(config, options, connections);
+  const relay = container.get(Tokens.Relay)!;
+  await relay.start();
+  let stopping: Promise<void> | undefined;
+  return {
+    container,
+    stop: () =>
+      (stopping ??= (async () => {
+        await relay.stop();
         await container.get(Tokens.EventStore).close();
         await connections.close();
       })()),

@@ -15,6 +15,8 @@ export const ConfigSchema = z.object({
   CREST_CACHE: z.enum(['memory', 'redis']).default('memory'),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').default('redis://127.0.0.1:6379'),
   CREST_RELAY: z.enum(['off', 'kafka']).default('off'),
+  CREST_RELAY_TOPIC: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/).default('crest.events'),
+  CREST_RELAY_BATCH: int(1, 10_000).default(500),
   KAFKA_BROKERS: z.string().regex(/^[^,\s]+(,[^,\s]+)*$/, 'a comma-separated list of host:port').default('127.0.0.1:9092'),
   CREST_SQLITE_SYNCHRONOUS: z.enum(['OFF', 'NORMAL', 'FULL', 'EXTRA']).default('FULL'),
   CREST_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),

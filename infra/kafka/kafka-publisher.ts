@@ -1,4 +1,4 @@
-import { CompressionTypes, type Kafka, type Producer } from 'kafkajs';
+import { CompressionTypes, Partitioners, type Kafka, type Producer } from 'kafkajs';
 import type { RecordedEvent } from '../../domain/kernel/event-store';
 import type { IntegrationPublisher } from '../../projections/event-relay';
 
@@ -24,7 +24,7 @@ export class KafkaIntegrationPublisher implements IntegrationPublisher {
     kafka: Kafka,
     private readonly topic = EVENTS_TOPIC,
   ) {
-    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: true });
+    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
   }
 
   async publish(events: readonly RecordedEvent[]): Promise<void> {
