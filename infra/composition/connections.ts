@@ -13,10 +13,14 @@ export interface Connections {
   close(): Promise<void>;
 }
 
-const redisClient = (url: string): Redis =>
-  new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000, commandTimeout: 1000 });
+const redisClient = (url: string, onError: (error: Error) => void): Redis => {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000, commandTimeout: 1000 });
+  // ioredis reconnects by itself; without a listener each failed attempt is an "unhandled error event"
+  client.on('error', onError);
+  return client;
+};
 
-export const openConnections = async (config: CrestConfig): Promise<Connections> => {
+export const openConnections = async (config: CrestConfig, onError: (server: string, error: Error) => void = () => {}): Promise<Connections> => {
   const closers: Array<() => Promise<unknown>> = [];
   const connections: { mongo?: Db; redis?: Redis; redisSubscriber?: Redis; kafka?: Kafka } = {};
   try {
@@ -27,8 +31,8 @@ export const openConnections = async (config: CrestConfig): Promise<Connections>
       connections.mongo = client.db(config.MONGODB_DATABASE);
     }
     if (config.CREST_CACHE === 'redis') {
-      const redis = redisClient(config.REDIS_URL);
-      const subscriber = redisClient(config.REDIS_URL);
+      const redis = redisClient(config.REDIS_URL, (e) => onError('redis', e));
+      const subscriber = redisClient(config.REDIS_URL, (e) => onError('redis', e));
       await redis.connect();
       await subscriber.connect();
       closers.push(() => redis.quit(), () => subscriber.quit());

@@ -34,7 +34,7 @@ import { MemoryEventStore } from '../memory/memory-event-store';
 import { MemoryReadModels } from '../memory/memory-read-models';
 import { KafkaIntegrationPublisher } from '../kafka/kafka-publisher';
 import { MongoReadModels } from '../mongodb/mongo-read-models';
-import { RedisAvailability } from '../redis/redis-availability';
+import { defaultAvailabilityKeys, RedisAvailability } from '../redis/redis-availability';
 import { RedisInvalidationBus } from '../redis/redis-invalidation-bus';
 import { RedisSharedCache } from '../redis/redis-shared-cache';
 import { openConnections, type Connections } from './connections';
@@ -48,6 +48,8 @@ import { SqliteSnapshotStore } from '../sqlite/sqlite-snapshot-store';
 type ReadModelBackend = ReadModelStore & CatalogueQueries & OrderQueries & InventoryQueries;
 
 const noConnections: Connections = { close: async () => undefined };
+
+const defaultLogger = (config: CrestConfig): Logger => pino({ level: config.CREST_LOG_LEVEL, base: { service: 'crest' } });
 
 const id = <T>(name: string): ServiceIdentifier<T> => Symbol(name);
 
@@ -88,7 +90,7 @@ export interface CompositionOptions {
 export const createContainer = (config: CrestConfig, options: CompositionOptions = {}, connections: Connections = noConnections): Container => {
   const c = new Container({ defaultScope: 'Singleton' });
   c.bind(Tokens.Config).toConstantValue(config);
-  c.bind(Tokens.Logger).toConstantValue(options.logger ?? pino({ level: config.CREST_LOG_LEVEL, base: { service: 'crest' } }));
+  c.bind(Tokens.Logger).toConstantValue(options.logger ?? defaultLogger(config));
   c.bind(Tokens.Clock).toConstantValue(options.clock ?? { now: () => new Date() });
   c.bind(Tokens.Ids).toConstantValue({ next: () => randomUUID() });
   c.bind(Tokens.EventStore).toDynamicValue((): EventStore => {
@@ -137,7 +139,7 @@ export const createContainer = (config: CrestConfig, options: CompositionOptions
       }),
     ];
     if (connections.redis) {
-      runners.push(new ProjectionRunner(ctx.get(Tokens.EventStore), new RedisAvailability(connections.redis), observer, { name: 'redis-availability', projections: [inventoryProjection], ...options }));
+      runners.push(new ProjectionRunner(ctx.get(Tokens.EventStore), new RedisAvailability(connections.redis, defaultAvailabilityKeys(config.CREST_REDIS_PREFIX)), observer, { name: 'redis-availability', projections: [inventoryProjection], ...options }));
     }
     return runners;
   });
@@ -152,12 +154,12 @@ export const createContainer = (config: CrestConfig, options: CompositionOptions
     };
   });
   c.bind(Tokens.InvalidationBus).toDynamicValue((): InvalidationBus | undefined =>
-    connections.redis && connections.redisSubscriber ? new RedisInvalidationBus(connections.redis, connections.redisSubscriber) : undefined,
+    connections.redis && connections.redisSubscriber ? new RedisInvalidationBus(connections.redis, connections.redisSubscriber, `${config.CREST_REDIS_PREFIX}:invalidate`) : undefined,
   );
   c.bind(Tokens.Storefront).toDynamicValue((ctx) => {
     const readModels = ctx.get(Tokens.ReadModels);
     const metrics = ctx.get(Tokens.Metrics);
-    const shared = connections.redis ? new RedisSharedCache(connections.redis, metrics.breakerObserver(ctx.get(Tokens.Logger))) : undefined;
+    const shared = connections.redis ? new RedisSharedCache(connections.redis, metrics.breakerObserver(ctx.get(Tokens.Logger)), { timeoutMs: 50, prefix: config.CREST_REDIS_PREFIX }) : undefined;
     const cache = (namespace: string, ttlMs: number) =>
       new ReadCache<Rendered>(namespace, { max: config.CREST_CACHE_MAX_ENTRIES, ttlMs, missTtlMs: config.CREST_CACHE_MISS_TTL_MS, jitter: 0.2 }, metrics.cacheObserver(), shared);
     return new Storefront(readModels, readModels, readModels, ctx.get(Tokens.Progress), cache('card', config.CREST_CACHE_TTL_MS), cache('browse', config.CREST_BROWSE_CACHE_TTL_MS));
@@ -247,8 +249,19 @@ export interface RunningCrest {
 }
 
 /** `crest start`: every role in one process. */
-export const startAllInOne = async (config: CrestConfig, options: CompositionOptions = {}): Promise<RunningCrest> => {
-  const connections = await openConnections(config);
+const connectionErrorLogger = (logger: Logger | undefined) => {
+  let last = 0;
+  return (server: string, error: Error): void => {
+    // one line per second at most while a server is down
+    if (Date.now() - last < 1000) return;
+    last = Date.now();
+    logger?.warn({ server, err: error.message }, 'connection problem; retrying');
+  };
+};
+
+export const startAllInOne = async (config: CrestConfig, given: CompositionOptions = {}): Promise<RunningCrest> => {
+  const options = { ...given, logger: given.logger ?? defaultLogger(config) };
+  const connections = await openConnections(config, connectionErrorLogger(options.logger));
   const container = createContainer(config, options, connections);
   const catalog = container.get(Tokens.Catalog);
   await catalog.start();
@@ -300,9 +313,10 @@ export interface RunningWorker {
 }
 
 /** `crest work relay`: only the integration relay, for the cluster. */
-export const startRelayWorker = async (config: CrestConfig, options: CompositionOptions = {}): Promise<RunningWorker> => {
+export const startRelayWorker = async (config: CrestConfig, given: CompositionOptions = {}): Promise<RunningWorker> => {
+  const options = { ...given, logger: given.logger ?? defaultLogger(config) };
   if (config.CREST_RELAY !== 'kafka') throw new ConfigError(['CREST_RELAY="off": `crest work relay` needs CREST_RELAY=kafka (and KAFKA_BROKERS)']);
-  const connections = await openConnections(config);
+  const connections = await openConnections(config, connectionErrorLogger(options.logger));
   const container = createContainer(config, options, connections);
   const relay = container.get(Tokens.Relay)!;
   await relay.start();

@@ -14,6 +14,7 @@ export const ConfigSchema = z.object({
   MONGODB_DATABASE: z.string().regex(/^[A-Za-z0-9_-]{1,63}$/).default('crest'),
   CREST_CACHE: z.enum(['memory', 'redis']).default('memory'),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').default('redis://127.0.0.1:6379'),
+  CREST_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default('crest'),
   CREST_RELAY: z.enum(['off', 'kafka']).default('off'),
   CREST_RELAY_TOPIC: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/).default('crest.events'),
   CREST_RELAY_BATCH: int(1, 10_000).default(500),

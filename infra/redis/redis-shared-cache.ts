@@ -12,12 +12,14 @@ export interface BreakerObserver {
  */
 export class RedisSharedCache implements SharedCache {
   private readonly breaker: CircuitBreaker<[() => Promise<unknown>], unknown>;
+  private readonly prefix: string;
 
   constructor(
     private readonly redis: Redis,
     observer: BreakerObserver,
-    options: { timeoutMs: number } = { timeoutMs: 50 },
+    options: { timeoutMs: number; prefix?: string } = { timeoutMs: 50 },
   ) {
+    this.prefix = options.prefix ?? 'crest';
     this.breaker = new CircuitBreaker((call: () => Promise<unknown>) => call(), {
       timeout: options.timeoutMs,
       errorThresholdPercentage: 50,
@@ -31,15 +33,15 @@ export class RedisSharedCache implements SharedCache {
   }
 
   async get(key: string): Promise<string | undefined> {
-    const value = (await this.breaker.fire(() => this.redis.get(key))) as string | null;
+    const value = (await this.breaker.fire(() => this.redis.get(`${this.prefix}:${key}`))) as string | null;
     return value ?? undefined;
   }
 
   async set(key: string, value: string, ttlMs: number): Promise<void> {
-    await this.breaker.fire(() => this.redis.set(key, value, 'PX', Math.max(1, ttlMs)));
+    await this.breaker.fire(() => this.redis.set(`${this.prefix}:${key}`, value, 'PX', Math.max(1, ttlMs)));
   }
 
   async delete(keys: readonly string[]): Promise<void> {
-    if (keys.length > 0) await this.breaker.fire(() => this.redis.del(...keys));
+    if (keys.length > 0) await this.breaker.fire(() => this.redis.del(...keys.map((k) => `${this.prefix}:${k}`)));
   }
 }
