@@ -127,7 +127,7 @@ export class ReadCache<V> {
   }
 
   private sharedKey(key: string): string {
-    return `crest:cache:${this.namespace}:${key}`;
+    return `cache:${this.namespace}:${key}`;
   }
 
   private jittered(ttlMs: number): number {
