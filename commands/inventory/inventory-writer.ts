@@ -6,6 +6,7 @@ import {
   fromSnapshot,
   INVENTORY_SNAPSHOT_VERSION,
   InventorySnapshotSchema,
+  readableSnapshotVersions,
   inventoryDecider,
   nextExpiry,
   toSnapshot,
@@ -226,7 +227,7 @@ export class InventoryWriter {
     let position = 0;
     let fromSnap = false;
     const snapshot = await this.deps.snapshots.load(this.streamId);
-    if (snapshot && snapshot.schemaVersion === INVENTORY_SNAPSHOT_VERSION) {
+    if (snapshot && readableSnapshotVersions.includes(snapshot.schemaVersion)) {
       const parsed = InventorySnapshotSchema.safeParse(snapshot.state);
       if (parsed.success) {
         state = fromSnapshot(parsed.data);

@@ -12,6 +12,7 @@ export const InventoryEvents = {
   StockReserved: defineEvent('StockReserved', z.object({ sku: skuSchema, orderId: z.string().min(1), quantity: positiveInt, expiresAt: isoTimestamp })),
   ReservationReleased: defineEvent('ReservationReleased', z.object({ sku: skuSchema, orderId: z.string().min(1), quantity: positiveInt, reason: z.enum(releaseReasons) })),
   ReservationConfirmed: defineEvent('ReservationConfirmed', z.object({ sku: skuSchema, orderId: z.string().min(1), quantity: positiveInt })),
+  ConfirmationsPruned: defineEvent('ConfirmationsPruned', z.object({ sku: skuSchema, before: isoTimestamp })),
 };
 export type InventoryEvent = EventOf<(typeof InventoryEvents)[keyof typeof InventoryEvents]>;
 
@@ -35,6 +36,11 @@ export interface InventoryState {
   readonly reserved: number;
   readonly sold: number;
   readonly reservations: IMap<string, Reservation>;
+  /**
+   * Orders whose reservation became a sale, until the reservation would have expired: a repeated confirmation (a
+   * redelivered saga step) is then a no-op instead of "not held". Pruned by the expiry sweep.
+   */
+  readonly confirmed: IMap<string, string>;
   readonly receipts: ISet<string>;
   readonly adjustments: ISet<string>;
 }
@@ -47,6 +53,7 @@ const initialState = (): InventoryState => ({
   reserved: 0,
   sold: 0,
   reservations: IMap(),
+  confirmed: IMap(),
   receipts: ISet(),
   adjustments: ISet(),
 });
@@ -66,6 +73,7 @@ const decide = (command: InventoryCommand, state: InventoryState): Decision<Inve
       return accept({ type: 'StockAdjusted', data: { sku, adjustmentId: command.adjustmentId, delta: command.delta, reason: command.reason } });
     }
     case 'ReserveStock': {
+      if (state.confirmed.has(command.orderId)) return unchanged();
       const held = state.reservations.get(command.orderId);
       if (held) {
         if (held.quantity === command.quantity) return unchanged();
@@ -82,6 +90,7 @@ const decide = (command: InventoryCommand, state: InventoryState): Decision<Inve
     }
     case 'ConfirmReservation': {
       const held = state.reservations.get(command.orderId);
+      if (!held && state.confirmed.has(command.orderId)) return unchanged();
       if (!held) return reject('reservation_not_held', `Order ${command.orderId} holds no reservation of ${sku}`, { sku });
       return accept({ type: 'ReservationConfirmed', data: { sku, orderId: command.orderId, quantity: held.quantity } });
     }
@@ -91,8 +100,11 @@ const decide = (command: InventoryCommand, state: InventoryState): Decision<Inve
         .filter(([, r]) => Date.parse(r.expiresAt) <= now)
         // a fixed order, so a state restored from a snapshot decides exactly as the live one
         .sort(([aId, a], [bId, b]) => Date.parse(a.expiresAt) - Date.parse(b.expiresAt) || (aId < bId ? -1 : aId > bId ? 1 : 0));
-      if (due.length === 0) return unchanged();
-      return accept(...due.map(([orderId, r]): InventoryEvent => ({ type: 'ReservationReleased', data: { sku, orderId, quantity: r.quantity, reason: 'expired' } })));
+      const releases = due.map(([orderId, r]): InventoryEvent => ({ type: 'ReservationReleased', data: { sku, orderId, quantity: r.quantity, reason: 'expired' } }));
+      const prune: InventoryEvent[] = [...state.confirmed.values()].some((expiresAt) => Date.parse(expiresAt) <= now)
+        ? [{ type: 'ConfirmationsPruned', data: { sku, before: command.now } }]
+        : [];
+      return releases.length + prune.length === 0 ? unchanged() : accept(...releases, ...prune);
     }
     default:
       return assertNever(command);
@@ -113,13 +125,20 @@ const evolve = (state: InventoryState, event: InventoryEvent): InventoryState =>
       };
     case 'ReservationReleased':
       return { ...state, reserved: state.reserved - event.data.quantity, reservations: state.reservations.delete(event.data.orderId) };
-    case 'ReservationConfirmed':
+    case 'ReservationConfirmed': {
+      const held = state.reservations.get(event.data.orderId);
       return {
         ...state,
         reserved: state.reserved - event.data.quantity,
         sold: state.sold + event.data.quantity,
         reservations: state.reservations.delete(event.data.orderId),
+        confirmed: held ? state.confirmed.set(event.data.orderId, held.expiresAt) : state.confirmed,
       };
+    }
+    case 'ConfirmationsPruned': {
+      const before = Date.parse(event.data.before);
+      return { ...state, confirmed: state.confirmed.filter((expiresAt) => Date.parse(expiresAt) > before) };
+    }
     default:
       return assertNever(event);
   }
@@ -127,10 +146,14 @@ const evolve = (state: InventoryState, event: InventoryEvent): InventoryState =>
 
 export const inventoryDecider: Decider<InventoryCommand, InventoryEvent, InventoryState> = { initialState, decide, evolve };
 
-/** The earliest reservation deadline, or undefined when nothing is held. */
+/** The earliest deadline the expiry sweep must act on (a reservation to release or a confirmation to forget). */
 export const nextExpiry = (state: InventoryState): string | undefined => {
   let earliest: string | undefined;
-  for (const r of state.reservations.values()) if (earliest === undefined || Date.parse(r.expiresAt) < Date.parse(earliest)) earliest = r.expiresAt;
+  const consider = (at: string): void => {
+    if (earliest === undefined || Date.parse(at) < Date.parse(earliest)) earliest = at;
+  };
+  for (const r of state.reservations.values()) consider(r.expiresAt);
+  for (const at of state.confirmed.values()) consider(at);
   return earliest;
 };
 
@@ -140,11 +163,14 @@ export const InventorySnapshotSchema = z.object({
   reserved: z.number().int(),
   sold: z.number().int(),
   reservations: z.array(z.tuple([z.string(), z.object({ quantity: z.number().int(), expiresAt: z.string() })])),
+  confirmed: z.array(z.tuple([z.string(), z.string()])).default([]),
   receipts: z.array(z.string()),
   adjustments: z.array(z.string()),
 });
 export type InventorySnapshot = z.infer<typeof InventorySnapshotSchema>;
-export const INVENTORY_SNAPSHOT_VERSION = 1;
+/** Version 2 added `confirmed`; a version-1 snapshot loads with none. */
+export const INVENTORY_SNAPSHOT_VERSION = 2;
+export const readableSnapshotVersions: readonly number[] = [1, 2];
 
 export const toSnapshot = (s: InventoryState): InventorySnapshot => ({
   received: s.received,
@@ -152,6 +178,7 @@ export const toSnapshot = (s: InventoryState): InventorySnapshot => ({
   reserved: s.reserved,
   sold: s.sold,
   reservations: [...s.reservations.entries()],
+  confirmed: [...s.confirmed.entries()],
   receipts: [...s.receipts],
   adjustments: [...s.adjustments],
 });
@@ -162,6 +189,7 @@ export const fromSnapshot = (snap: InventorySnapshot): InventoryState => ({
   reserved: snap.reserved,
   sold: snap.sold,
   reservations: IMap(snap.reservations),
+  confirmed: IMap(snap.confirmed),
   receipts: ISet(snap.receipts),
   adjustments: ISet(snap.adjustments),
 });

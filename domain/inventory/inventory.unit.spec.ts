@@ -144,11 +144,23 @@ describe('inventory decider', () => {
 
     it('changes nothing when nothing is held', () => spec.given([received(20)]).when(expire(T15)).thenNothing());
 
-    it('does not expire reservations that were already confirmed or released', () =>
+    it('does not expire reservations that were already confirmed or released, and forgets due confirmations', () =>
       spec
         .given([received(20), reserved('order-1', 2, T5), confirmed('order-1', 2), reserved('order-2', 3, T5), released('order-2', 3), reserved('order-3', 1, T5)])
         .when(expire(T10))
-        .then([released('order-3', 1, 'expired')]));
+        .then([released('order-3', 1, 'expired'), { type: 'ConfirmationsPruned', data: { sku, before: T10 } }]));
+
+    it('treats a repeated confirmation as done while the sale is remembered', () =>
+      spec.given([received(5), reserved('order-1', 2, T10), confirmed('order-1', 2)]).when(confirm('order-1')).thenNothing());
+
+    it('does not reserve again for an order whose reservation was already sold', () =>
+      spec.given([received(5), reserved('order-1', 2, T10), confirmed('order-1', 2)]).when(reserve('order-1', 2, T15)).thenNothing());
+
+    it('refuses a repeated confirmation once the sale has been forgotten', () =>
+      spec
+        .given([received(5), reserved('order-1', 2, T5), confirmed('order-1', 2), { type: 'ConfirmationsPruned', data: { sku, before: T10 } }])
+        .when(confirm('order-1'))
+        .thenRejects('reservation_not_held'));
   });
 
   describe('state', () => {
@@ -172,9 +184,11 @@ describe('inventory decider', () => {
       expect(nextExpiry(fold(inventoryDecider, [received(10), reserved('order-1', 1, T10), reserved('order-2', 1, T5), reserved('order-3', 1, T15)]))).to.equal(T5);
     });
 
-    it('ignores reservations that are no longer held', () => {
+    it('ignores released reservations, and counts a confirmed one until its confirmation is forgotten', () => {
       const state = fold(inventoryDecider, [received(10), reserved('order-1', 1, T5), reserved('order-2', 1, T0), reserved('order-3', 1, T15), confirmed('order-1', 1), released('order-2', 1)]);
-      expect(nextExpiry(state)).to.equal(T15);
+      expect(nextExpiry(state)).to.equal(T5);
+      const pruned = fold(inventoryDecider, [{ type: 'ConfirmationsPruned', data: { sku, before: T10 } }], state);
+      expect(nextExpiry(pruned)).to.equal(T15);
     });
 
     it('is undefined once every reservation has expired', () => {
@@ -203,6 +217,7 @@ describe('inventory decider', () => {
         reserved: 3,
         sold: 2,
         reservations: [['order-1', { quantity: 3, expiresAt: T5 }]],
+        confirmed: [['order-2', T10]],
         receipts: ['rcpt-1', 'rcpt-2'],
         adjustments: ['adj-1', 'adj-2'],
       });
