@@ -36,7 +36,14 @@ export class InventoryWriters implements InventoryGateway {
   }
 
   stop(): void {
+    this.reset();
+  }
+
+  /** Drops every writer (after a change of ownership); each reloads from its snapshot and tail on its next command. */
+  reset(): number {
+    const dropped = this.writers.size;
     for (const w of this.writers.values()) w.stop();
     this.writers.clear();
+    return dropped;
   }
 }

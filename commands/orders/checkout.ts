@@ -80,7 +80,11 @@ export class Checkout {
     const entry: InFlight = { requestHash, pendingAnnounced: false, result: this.placeOnce(orderId, requestHash, input, ctx) };
     this.inFlight.set(orderId, entry);
     void entry.result
-      .then((r) => (r.kind === 'out_of_stock' && entry.pendingAnnounced ? this.recordRejection(orderId, requestHash, input, r.skus, ctx) : undefined))
+      .then(
+        (r) => (r.kind === 'out_of_stock' && entry.pendingAnnounced ? this.recordRejection(orderId, requestHash, input, 'out_of_stock', r.skus, ctx) : undefined),
+        // a client told "pending" must be able to see that the order did not happen
+        () => (entry.pendingAnnounced ? this.recordRejection(orderId, requestHash, input, 'unavailable', [], ctx) : undefined),
+      )
       .catch(() => undefined)
       .finally(() => this.inFlight.delete(orderId));
     return entry.result;
@@ -178,13 +182,13 @@ export class Checkout {
     return outcomes.reduce((max, o) => Math.max(max, o.position), 0);
   }
 
-  private async recordRejection(orderId: string, requestHash: string, input: PlaceOrderInput, skus: readonly string[], ctx: CommandContext): Promise<void> {
+  private async recordRejection(orderId: string, requestHash: string, input: PlaceOrderInput, reason: string, skus: readonly string[], ctx: CommandContext): Promise<void> {
     const command = (): OrderCommand => ({
       type: 'RejectOrder',
       orderId,
       customerId: input.customerId,
       requestHash,
-      reason: 'out_of_stock',
+      reason,
       skus,
       now: this.deps.clock.now().toISOString(),
     });

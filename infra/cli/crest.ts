@@ -2,14 +2,21 @@
 import pino from 'pino';
 import { ConfigError, loadConfig } from '../config/config';
 import { startAllInOne, startRelayWorker } from '../composition/root';
+import { startRole } from '../composition/roles';
 
 const usage = `Usage: crest <command>
 
 Commands:
-  start         Run every role in one process.
-                Embedded adapters by default: SQLite events in CREST_DATA_DIR, in-memory read models.
-  work relay    Relay the global event log to Kafka (CREST_RELAY=kafka, KAFKA_BROKERS, CREST_RELAY_TOPIC).
-  help          Show this help.
+  start             Run every role in one process.
+                    Embedded adapters by default: SQLite events in CREST_DATA_DIR, in-memory read models.
+  serve             An API node of a cluster (command and read API), stateless.
+  work inventory    An inventory worker: owns the SKUs of its Kafka partitions, one writer per SKU.
+  work projections  Builds the MongoDB and Redis read models and announces cache invalidations.
+  work sagas        Runs the checkout saga (payments, compensation, deadlines).
+  work relay        Relays the global event log to Kafka (CREST_RELAY=kafka, KAFKA_BROKERS, CREST_RELAY_TOPIC).
+
+  Cluster roles need CREST_INVENTORY=kafka, CREST_READ_MODELS=mongodb and CREST_CACHE=redis; see docs/operations.md.
+  help              Show this help.
 
 Configuration comes from environment variables; see README.md ("Configuration").`;
 
@@ -54,10 +61,21 @@ const work = async (role: string | undefined): Promise<void> => {
       onSignals(log, worker.stop);
       return;
     }
+    case 'inventory':
+    case 'projections':
+    case 'sagas':
+      return runRole(role, config);
     default:
-      process.stderr.write(`Unknown role "${role ?? ''}" for crest work; available: relay.\n\n${usage}\n`);
+      process.stderr.write(`Unknown role "${role ?? ''}" for crest work; available: inventory, projections, sagas, relay.\n\n${usage}\n`);
       process.exitCode = 2;
   }
+};
+
+const runRole = async (role: 'serve' | 'inventory' | 'projections' | 'sagas', config: ReturnType<typeof loadConfig>): Promise<void> => {
+  const log = pino({ level: config.CREST_LOG_LEVEL, base: { service: 'crest', role } });
+  const running = await startRole(role, config, { logger: log });
+  process.stdout.write(`Crest ${role === 'serve' ? 'API node' : `${role} worker`} is running (${role === 'serve' ? 'API' : 'health and metrics'} on ${running.url})\n`);
+  onSignals(log, running.stop);
 };
 
 const main = async (argv: readonly string[]): Promise<void> => {
@@ -67,6 +85,8 @@ const main = async (argv: readonly string[]): Promise<void> => {
       return start();
     case 'work':
       return work(role);
+    case 'serve':
+      return runRole('serve', loadConfig());
     case undefined:
     case 'help':
     case '--help':

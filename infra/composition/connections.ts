@@ -30,7 +30,7 @@ export const openConnections = async (config: CrestConfig, onError: (server: str
       closers.push(() => client.close());
       connections.mongo = client.db(config.MONGODB_DATABASE);
     }
-    if (config.CREST_CACHE === 'redis') {
+    if (config.CREST_CACHE === 'redis' || config.CREST_INVENTORY === 'kafka') {
       const redis = redisClient(config.REDIS_URL, (e) => onError('redis', e));
       const subscriber = redisClient(config.REDIS_URL, (e) => onError('redis', e));
       await redis.connect();
@@ -39,7 +39,7 @@ export const openConnections = async (config: CrestConfig, onError: (server: str
       connections.redis = redis;
       connections.redisSubscriber = subscriber;
     }
-    if (config.CREST_RELAY === 'kafka') {
+    if (config.CREST_RELAY === 'kafka' || config.CREST_INVENTORY === 'kafka') {
       connections.kafka = new Kafka({ clientId: 'crest', brokers: config.KAFKA_BROKERS.split(','), logLevel: logLevel.WARN });
     }
   } catch (error) {

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Container, type ServiceIdentifier } from 'inversify';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
@@ -8,7 +9,7 @@ import { Catalog } from '../../commands/catalog/catalog';
 import { ProductCommands } from '../../commands/catalog/product-commands';
 import type { CommandDeps } from '../../commands/handle-command';
 import { commandRoutes } from '../../commands/http/command-routes';
-import { InventoryWriters } from '../../commands/inventory/inventory-writers';
+import { InventoryWriters, type InventoryGateway } from '../../commands/inventory/inventory-writers';
 import { StockCommands } from '../../commands/inventory/stock-commands';
 import { CheckoutRunner } from '../../commands/checkout/checkout-runner';
 import { DeadlineTracker } from '../../commands/checkout/deadline-tracker';
@@ -21,6 +22,7 @@ import { customerOrdersProjection, inventoryProjection, ordersProjection, produc
 import { ReadCache } from '../../read-api/cache/read-cache';
 import { readRoutes } from '../../read-api/http/read-routes';
 import type { CatalogueQueries, InvalidationBus, InventoryQueries, OrderQueries, ReadModelProgress } from '../../read-api/ports';
+import { CheckpointProgress } from '../../projections/checkpoint-progress';
 import { EventRelay } from '../../projections/event-relay';
 import type { ReadModelStore } from '../../projections/ports';
 import { Storefront, type Rendered } from '../../read-api/storefront';
@@ -32,6 +34,7 @@ import { EventStoreDbEventStore } from '../eventstoredb/eventstoredb-event-store
 import { MemoryCheckpointStore } from '../memory/memory-checkpoint-store';
 import { MemoryEventStore } from '../memory/memory-event-store';
 import { MemoryReadModels } from '../memory/memory-read-models';
+import { KafkaInventoryGateway } from '../kafka/kafka-inventory';
 import { KafkaIntegrationPublisher } from '../kafka/kafka-publisher';
 import { MongoReadModels } from '../mongodb/mongo-read-models';
 import { defaultAvailabilityKeys, RedisAvailability } from '../redis/redis-availability';
@@ -51,6 +54,8 @@ const noConnections: Connections = { close: async () => undefined };
 
 const defaultLogger = (config: CrestConfig): Logger => pino({ level: config.CREST_LOG_LEVEL, base: { service: 'crest' } });
 
+const nodeId = (config: CrestConfig): string => config.CREST_NODE_ID ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+
 const id = <T>(name: string): ServiceIdentifier<T> => Symbol(name);
 
 export const Tokens = {
@@ -62,6 +67,7 @@ export const Tokens = {
   Snapshots: id<SnapshotStore>('Snapshots'),
   Metrics: id<CrestMetrics>('Metrics'),
   Inventory: id<InventoryWriters>('Inventory'),
+  Gateway: id<InventoryGateway>('Gateway'),
   Catalog: id<Catalog>('Catalog'),
   Products: id<ProductCommands>('Products'),
   Stock: id<StockCommands>('Stock'),
@@ -79,11 +85,18 @@ export const Tokens = {
   AdminToken: id<{ token: string; generated: boolean }>('AdminToken'),
   WebhookSecret: id<{ secret: string; generated: boolean }>('WebhookSecret'),
   HttpApp: id<FastifyInstance>('HttpApp'),
+  OpsApp: id<FastifyInstance>('OpsApp'),
+  /** Readiness of a worker role, bound by the role that starts it. */
+  WorkerReady: id<() => boolean>('WorkerReady'),
 };
+
+export type Role = 'all' | 'serve' | 'inventory' | 'projections' | 'sagas' | 'relay';
 
 export interface CompositionOptions {
   readonly logger?: Logger;
   readonly clock?: Clock;
+  /** Which role the process plays; decides where read-model progress comes from. Default 'all'. */
+  readonly role?: Role;
 }
 
 /** The one place where ports meet adapters. Every adapter is chosen here, from the validated config. */
@@ -121,11 +134,22 @@ export const createContainer = (config: CrestConfig, options: CompositionOptions
         options: { maxBatch: config.CREST_WRITER_MAX_BATCH, snapshotEvery: config.CREST_SNAPSHOT_EVERY, maxConflictRetries: 5 },
       }),
   );
+  // cluster mode: commands travel over Kafka to the worker that owns the SKU; otherwise the writers are in this process
+  c.bind(Tokens.Gateway).toDynamicValue((ctx): InventoryGateway =>
+    config.CREST_INVENTORY === 'kafka' && connections.kafka && connections.redisSubscriber
+      ? new KafkaInventoryGateway(connections.kafka, connections.redisSubscriber, {
+          topic: config.CREST_INVENTORY_TOPIC,
+          nodeId: nodeId(config),
+          timeoutMs: config.CREST_INVENTORY_TIMEOUT_MS,
+          prefix: config.CREST_REDIS_PREFIX,
+        })
+      : ctx.get(Tokens.Inventory),
+  );
   c.bind(Tokens.Catalog).toDynamicValue((ctx) => new Catalog(ctx.get(Tokens.EventStore)));
   c.bind(Tokens.Products).toDynamicValue((ctx) => new ProductCommands(commandDeps(ctx), ctx.get(Tokens.Catalog)));
-  c.bind(Tokens.Stock).toDynamicValue((ctx) => new StockCommands(ctx.get(Tokens.Catalog), ctx.get(Tokens.Inventory)));
+  c.bind(Tokens.Stock).toDynamicValue((ctx) => new StockCommands(ctx.get(Tokens.Catalog), ctx.get(Tokens.Gateway)));
   c.bind(Tokens.Checkout).toDynamicValue(
-    (ctx) => new Checkout(commandDeps(ctx), ctx.get(Tokens.Catalog), ctx.get(Tokens.Inventory), { reservationTtlMs: config.CREST_RESERVATION_TTL_MS, reservationGraceMs: config.CREST_RESERVATION_GRACE_MS }),
+    (ctx) => new Checkout(commandDeps(ctx), ctx.get(Tokens.Catalog), ctx.get(Tokens.Gateway), { reservationTtlMs: config.CREST_RESERVATION_TTL_MS, reservationGraceMs: config.CREST_RESERVATION_GRACE_MS }),
   );
   c.bind(Tokens.ReadModels).toDynamicValue((): ReadModelBackend => (connections.mongo ? new MongoReadModels(connections.mongo) : new MemoryReadModels()));
   c.bind(Tokens.Projections).toDynamicValue((ctx) => {
@@ -143,7 +167,14 @@ export const createContainer = (config: CrestConfig, options: CompositionOptions
     }
     return runners;
   });
-  c.bind(Tokens.Progress).toDynamicValue((ctx) => {
+  c.bind(Tokens.Progress).toDynamicValue((ctx): ReadModelProgress => {
+    if (options.role === 'serve') {
+      // an API node of the cluster reads models that `crest work projections` builds: follow their checkpoints
+      const readModels = ctx.get(Tokens.ReadModels);
+      const checkpoints: Array<{ store: ReadModelStore; runner: string }> = [{ store: readModels, runner: 'read-models' }];
+      if (connections.redis) checkpoints.push({ store: new RedisAvailability(connections.redis, defaultAvailabilityKeys(config.CREST_REDIS_PREFIX)), runner: 'redis-availability' });
+      return new CheckpointProgress(ctx.get(Tokens.EventStore), checkpoints, 50);
+    }
     const runners = ctx.get(Tokens.Projections);
     return {
       get position() {
@@ -152,6 +183,17 @@ export const createContainer = (config: CrestConfig, options: CompositionOptions
       ready: () => runners.every((r) => r.ready),
       waitFor: async (position, ms) => (await Promise.all(runners.map((r) => r.waitFor(position, ms)))).every(Boolean),
     };
+  });
+  c.bind(Tokens.OpsApp).toDynamicValue(async (ctx) => {
+    const metrics = ctx.get(Tokens.Metrics);
+    return buildHttpApp({
+      logger: ctx.get(Tokens.Logger),
+      adminToken: ctx.get(Tokens.AdminToken).token,
+      customerLimiter: undefined,
+      globalLimiter: undefined,
+      maxEventLoopDelayMs: 0,
+      routes: [opsRoutes({ registry: metrics.registry, ready: () => ctx.get(Tokens.WorkerReady)() })],
+    });
   });
   c.bind(Tokens.InvalidationBus).toDynamicValue((): InvalidationBus | undefined =>
     connections.redis && connections.redisSubscriber ? new RedisInvalidationBus(connections.redis, connections.redisSubscriber, `${config.CREST_REDIS_PREFIX}:invalidate`) : undefined,
@@ -195,7 +237,7 @@ export const createContainer = (config: CrestConfig, options: CompositionOptions
     const logger = ctx.get(Tokens.Logger);
     return new CheckoutRunner(
       commandDeps(ctx),
-      ctx.get(Tokens.Inventory),
+      ctx.get(Tokens.Gateway),
       ctx.get(Tokens.PaymentProvider),
       ctx.get(Tokens.Checkpoints),
       new DeadlineTracker(ctx.get(Tokens.EventStore)),

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { CheckoutObserver } from '../../commands/checkout/checkout-runner';
 import type { WriterObserver } from '../../commands/inventory/inventory-writer';
 import type { RelayObserver } from '../../projections/event-relay';
+import type { InventoryWorkerObserver } from '../kafka/kafka-inventory';
 import type { ProjectionObserver } from '../../projections/ports';
 import type { BreakerObserver } from '../redis/redis-shared-cache';
 import type { CacheObserver } from '../../read-api/cache/read-cache';
@@ -204,6 +205,22 @@ export class CrestMetrics {
         this.relayPosition.set(position);
       },
       failed: (error) => logger.error({ err: error }, 'the Kafka relay stopped'),
+    };
+  }
+
+  inventoryWorkerObserver(logger: Logger): InventoryWorkerObserver {
+    const partitions = new Gauge({ name: 'crest_inventory_partitions_owned', help: 'Partitions of the inventory command topic this worker owns', registers: [this.registry] });
+    const rebalances = new Counter({ name: 'crest_inventory_rebalances_total', help: 'Consumer-group rebalances seen by this inventory worker', registers: [this.registry] });
+    return {
+      assigned: (count) => {
+        partitions.set(count);
+        logger.info({ partitions: count }, 'inventory partitions assigned');
+      },
+      rebalanced: (dropped) => {
+        rebalances.inc();
+        logger.info({ writersDropped: dropped }, 'rebalance: writers dropped; they reload on their next command');
+      },
+      failed: (error) => logger.error({ err: error }, 'inventory worker consumer crashed'),
     };
   }
 }

@@ -1,0 +1,142 @@
+import type { Container } from 'inversify';
+import { Kafka, logLevel } from 'kafkajs';
+import pino, { type Logger } from 'pino';
+import type { ProjectionRunner } from '../../projections/projection-runner';
+import { Storefront } from '../../read-api/storefront';
+import { CheckpointProgress } from '../../projections/checkpoint-progress';
+import { ConfigError, type CrestConfig } from '../config/config';
+import { KafkaInventoryGateway, KafkaInventoryWorker } from '../kafka/kafka-inventory';
+import { MongoReadModels } from '../mongodb/mongo-read-models';
+import { openConnections } from './connections';
+import { createContainer, Tokens, type CompositionOptions, type Role } from './root';
+
+export interface RunningRole {
+  readonly role: Role;
+  readonly container: Container;
+  /** Where the role's HTTP (API, or health and metrics for workers) listens. */
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+const requireCluster = (config: CrestConfig, role: Role): void => {
+  const problems: string[] = [];
+  if (config.CREST_INVENTORY !== 'kafka' && role !== 'projections' && role !== 'relay') problems.push(`CREST_INVENTORY="${config.CREST_INVENTORY}": \`crest ${role === 'serve' ? 'serve' : `work ${role}`}\` runs in a cluster and needs CREST_INVENTORY=kafka`);
+  if ((role === 'serve' || role === 'projections') && config.CREST_READ_MODELS !== 'mongodb') problems.push(`CREST_READ_MODELS="${config.CREST_READ_MODELS}": API nodes and the projection worker share read models only through CREST_READ_MODELS=mongodb`);
+  if ((role === 'serve' || role === 'projections') && config.CREST_CACHE !== 'redis') problems.push(`CREST_CACHE="${config.CREST_CACHE}": cache invalidations reach API nodes only through CREST_CACHE=redis`);
+  if (config.CREST_EVENT_STORE === 'memory') problems.push('CREST_EVENT_STORE="memory": processes cannot share an in-memory event store; use sqlite (one machine) or eventstoredb');
+  if (problems.length > 0) throw new ConfigError(problems);
+};
+
+/** Creates the Kafka topic for inventory commands with the configured partitions, if it does not exist. */
+const ensureInventoryTopic = async (config: CrestConfig): Promise<void> => {
+  const admin = new Kafka({ clientId: 'crest-admin', brokers: config.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const existing = await admin.listTopics();
+    if (existing.includes(config.CREST_INVENTORY_TOPIC)) return;
+    // several roles may start at once; whichever creates the topic first wins, and the rest find it there
+    await admin
+      .createTopics({ topics: [{ topic: config.CREST_INVENTORY_TOPIC, numPartitions: config.CREST_INVENTORY_PARTITIONS }], waitForLeaders: true })
+      .catch(async (error: unknown) => {
+        if (!(await admin.listTopics()).includes(config.CREST_INVENTORY_TOPIC)) throw error;
+      });
+  } finally {
+    await admin.disconnect();
+  }
+};
+
+/**
+ * Starts one role of the cluster: `crest serve` (API node), `crest work inventory|projections|sagas`.
+ * Every role reads the same config; workers serve /health and /metrics on PORT.
+ */
+export const startRole = async (role: Exclude<Role, 'all' | 'relay'>, config: CrestConfig, given: CompositionOptions = {}): Promise<RunningRole> => {
+  requireCluster(config, role);
+  const logger: Logger = given.logger ?? pino({ level: config.CREST_LOG_LEVEL, base: { service: 'crest', role } });
+  const connections = await openConnections(config, (server, error) => logger.warn({ server, err: error.message }, 'connection problem; retrying'));
+  const container = createContainer(config, { ...given, logger, role }, connections);
+  const stops: Array<() => Promise<void> | void> = [];
+  let ready: () => boolean = () => true;
+  try {
+    if (config.CREST_INVENTORY === 'kafka') await ensureInventoryTopic(config);
+    const gateway = container.get(Tokens.Gateway);
+    if (gateway instanceof KafkaInventoryGateway && role !== 'inventory') {
+      await gateway.start();
+      stops.push(() => gateway.stop());
+    }
+    switch (role) {
+      case 'serve': {
+        const catalog = container.get(Tokens.Catalog);
+        await catalog.start();
+        stops.push(() => catalog.stop());
+        const progress = container.get(Tokens.Progress) as CheckpointProgress;
+        await progress.start();
+        stops.push(() => progress.stop());
+        const storefront = container.get(Tokens.Storefront);
+        const bus = container.get(Tokens.InvalidationBus)!;
+        const unsubscribe = await bus.subscribe((invalidation) => {
+          storefront.invalidate(invalidation);
+          progress.nudge();
+        });
+        stops.push(unsubscribe);
+        const app = await container.getAsync(Tokens.HttpApp);
+        const url = await app.listen({ port: config.PORT, host: config.HOST });
+        stops.unshift(() => app.close());
+        return finish(role, container, url, stops, connections.close);
+      }
+      case 'inventory': {
+        const worker = new KafkaInventoryWorker(connections.kafka!, container.get(Tokens.Inventory), connections.redis!, container.get(Tokens.Metrics).inventoryWorkerObserver(logger), {
+          topic: config.CREST_INVENTORY_TOPIC,
+          groupId: `${config.CREST_REDIS_PREFIX}-inventory`,
+          partitionsConcurrently: config.CREST_INVENTORY_PARTITIONS,
+          sessionTimeoutMs: config.CREST_INVENTORY_SESSION_TIMEOUT_MS,
+        });
+        await worker.start();
+        stops.push(() => worker.stop());
+        break;
+      }
+      case 'projections': {
+        const readModels = container.get(Tokens.ReadModels);
+        if (readModels instanceof MongoReadModels) await readModels.ensureIndexes();
+        const runners: ProjectionRunner[] = container.get(Tokens.Projections);
+        const bus = container.get(Tokens.InvalidationBus)!;
+        runners[0]!.onChanges((changes) => void bus.publish(Storefront.invalidationsFor(changes)).catch(() => undefined));
+        for (const runner of runners) {
+          await runner.start();
+          stops.push(() => runner.stop());
+        }
+        ready = () => runners.every((r) => r.ready);
+        break;
+      }
+      case 'sagas': {
+        const saga = container.get(Tokens.CheckoutRunner);
+        await saga.start();
+        stops.push(() => container.get(Tokens.PaymentProvider).stop(), () => saga.stop());
+        break;
+      }
+    }
+    container.bind(Tokens.WorkerReady).toConstantValue(() => ready());
+    const ops = await container.getAsync(Tokens.OpsApp);
+    const url = await ops.listen({ port: config.PORT, host: config.HOST });
+    stops.unshift(() => ops.close());
+    return finish(role, container, url, stops, connections.close);
+  } catch (error) {
+    for (const stop of stops.reverse()) await Promise.resolve(stop()).catch(() => undefined);
+    await connections.close();
+    throw error;
+  }
+};
+
+const finish = (role: Role, container: Container, url: string, stops: Array<() => Promise<void> | void>, closeConnections: () => Promise<void>): RunningRole => {
+  let stopping: Promise<void> | undefined;
+  return {
+    role,
+    container,
+    url,
+    stop: () =>
+      (stopping ??= (async () => {
+        for (const stop of stops) await Promise.resolve(stop()).catch(() => undefined);
+        await container.get(Tokens.EventStore).close();
+        await closeConnections();
+      })()),
+  };
+};

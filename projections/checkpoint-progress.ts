@@ -1,0 +1,92 @@
+import type { EventStore } from '../domain/kernel/event-store';
+import type { ReadModelStore } from './ports';
+
+interface Waiter {
+  readonly position: number;
+  readonly resolve: (reached: boolean) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/**
+ * How far read models built by another process (`crest work projections`) have got, for an API node that only reads
+ * them: the smallest of their runners' stored checkpoints, re-read every `pollMs` (and on `nudge`, when the projection
+ * worker announces progress over the invalidation bus). Waiters are resolved as the position passes theirs.
+ */
+export class CheckpointProgress {
+  private current = 0;
+  private startHead = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private waiters: Waiter[] = [];
+  private polling: Promise<void> | undefined;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly checkpoints: ReadonlyArray<{ readonly store: ReadModelStore; readonly runner: string }>,
+    private readonly pollMs: number,
+  ) {}
+
+  get position(): number {
+    return this.current;
+  }
+
+  ready(): boolean {
+    return this.current >= this.startHead;
+  }
+
+  async start(): Promise<void> {
+    this.startHead = (await this.store.headPosition()) ?? 0;
+    await this.poll();
+    this.timer = setInterval(() => void this.poll(), this.pollMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    for (const w of this.waiters) {
+      clearTimeout(w.timer);
+      w.resolve(false);
+    }
+    this.waiters = [];
+  }
+
+  nudge(): void {
+    void this.poll();
+  }
+
+  waitFor(position: number, timeoutMs: number): Promise<boolean> {
+    if (this.current >= position) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const waiter: Waiter = {
+        position,
+        resolve,
+        timer: setTimeout(() => {
+          this.waiters = this.waiters.filter((w) => w !== waiter);
+          resolve(false);
+        }, timeoutMs),
+      };
+      this.waiters.push(waiter);
+    });
+  }
+
+  private poll(): Promise<void> {
+    this.polling ??= (async () => {
+      try {
+        const positions = await Promise.all(this.checkpoints.map((c) => c.store.loadCheckpoint(c.runner)));
+        this.current = Math.max(this.current, Math.min(...positions.map((p) => p ?? 0)));
+        const still: Waiter[] = [];
+        for (const w of this.waiters) {
+          if (w.position <= this.current) {
+            clearTimeout(w.timer);
+            w.resolve(true);
+          } else still.push(w);
+        }
+        this.waiters = still;
+      } catch {
+        // a failed read leaves the position where it was; the next poll tries again
+      } finally {
+        this.polling = undefined;
+      }
+    })();
+    return this.polling;
+  }
+}
