@@ -1,0 +1,245 @@
+import { expect } from 'chai';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import Redis from 'ioredis';
+import { Kafka, logLevel } from 'kafkajs';
+import { MongoClient } from 'mongodb';
+import { streamName } from '../../domain/kernel/streams';
+import { SqliteEventStore } from '../../infra/sqlite/sqlite-event-store';
+import { serverUrls, skipOrFail } from '../support/servers';
+import { expectStockInvariant, stockFromLog } from '../support/stock';
+import { waitFor } from '../support/wait-for';
+
+const crestBin = resolve(__dirname, '../../bin/crest');
+const ADMIN = 'cluster-e2e-admin-token-0001';
+
+interface Proc {
+  readonly name: string;
+  readonly child: ChildProcessWithoutNullStreams;
+  url: string;
+  output: string;
+}
+
+interface Placed {
+  readonly orderId: string;
+  readonly lines: Array<{ sku: string; quantity: number }>;
+}
+
+describe('cluster: 2 API nodes, 2 inventory workers, projections and sagas on Kafka, FerretDB and Redis', function () {
+  this.timeout(300_000);
+  const id = randomUUID().slice(0, 8);
+  let dataDir: string;
+  let store: SqliteEventStore;
+  const procs: Proc[] = [];
+  const env = (): Record<string, string> => ({
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    PORT: '0',
+    CREST_DATA_DIR: dataDir,
+    CREST_ADMIN_TOKEN: ADMIN,
+    CREST_INVENTORY: 'kafka',
+    CREST_INVENTORY_TOPIC: `crest.inventory.commands.e2e-${id}`,
+    CREST_INVENTORY_PARTITIONS: '6',
+    CREST_INVENTORY_SESSION_TIMEOUT_MS: '6000',
+    CREST_INVENTORY_TIMEOUT_MS: '60000',
+    CREST_READ_MODELS: 'mongodb',
+    MONGODB_URL: serverUrls.mongodb,
+    MONGODB_DATABASE: `crest_cluster_${id}`,
+    CREST_CACHE: 'redis',
+    REDIS_URL: serverUrls.redis,
+    CREST_REDIS_PREFIX: `cl-${id}`,
+    KAFKA_BROKERS: serverUrls.kafka,
+    CREST_RATE_LIMIT_CUSTOMER_PER_SEC: '0',
+    CREST_MAX_EVENT_LOOP_DELAY_MS: '0',
+    CREST_LOG_LEVEL: 'warn',
+  });
+
+  const launch = async (name: string, args: string[]): Promise<Proc> => {
+    const child = spawn(crestBin, args, { env: env() });
+    const proc: Proc = { name, child, url: '', output: '' };
+    child.stdout.on('data', (d: Buffer) => (proc.output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (proc.output += d.toString()));
+    procs.push(proc);
+    await waitFor(() => /on (http:\/\/\S+)\)/.test(proc.output) || child.exitCode !== null, 60_000, `${name} to start`);
+    const match = /on (http:\/\/\S+)\)/.exec(proc.output);
+    if (!match) throw new Error(`${name} did not start:\n${proc.output}`);
+    proc.url = match[1]!;
+    await waitFor(async () => (await fetch(`${proc.url}/health/ready`).then((r) => r.status).catch(() => 0)) === 200, 60_000, `${name} to be ready`);
+    return proc;
+  };
+
+  const call = async (url: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const response = await fetch(`${url}${path}`, {
+      method,
+      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : undefined };
+  };
+
+  before(async function () {
+    try {
+      const mongo = new MongoClient(serverUrls.mongodb, { serverSelectionTimeoutMS: 2000 });
+      await mongo.connect();
+      await mongo.close();
+      const redis = new Redis(serverUrls.redis, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 1000 });
+      await redis.connect();
+      redis.disconnect();
+      const admin = new Kafka({ clientId: 'cluster-e2e', brokers: [serverUrls.kafka], logLevel: logLevel.NOTHING, retry: { retries: 1 } }).admin();
+      await admin.connect();
+      await admin.disconnect();
+    } catch (error) {
+      skipOrFail(this, `the cluster test needs Kafka, FerretDB and Redis (${(error as Error).message}); start them with npm run services:up`);
+    }
+    dataDir = mkdtempSync(join(tmpdir(), 'crest-cluster-'));
+    await Promise.all([launch('inventory-1', ['work', 'inventory']), launch('inventory-2', ['work', 'inventory'])]);
+    await Promise.all([launch('projections', ['work', 'projections']), launch('sagas', ['work', 'sagas'])]);
+    await Promise.all([launch('api-1', ['serve']), launch('api-2', ['serve'])]);
+    store = new SqliteEventStore({ file: join(dataDir, 'crest.sqlite'), synchronous: 'FULL' });
+  });
+
+  after(async () => {
+    for (const p of procs) p.child.kill('SIGTERM');
+    await Promise.all(procs.map((p) => (p.child.exitCode === null && p.child.signalCode === null ? new Promise((r) => p.child.once('exit', r)) : undefined)));
+    await store?.close();
+    const mongo = new MongoClient(serverUrls.mongodb);
+    await mongo.connect().then(() => mongo.db(`crest_cluster_${id}`).dropDatabase()).catch(() => undefined);
+    await mongo.close();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const apis = () => procs.filter((p) => p.name.startsWith('api')).map((p) => p.url);
+
+  const seed = async (skus: string[], stock: number) => {
+    for (const sku of skus) {
+      expect((await call(apis()[0]!, 'PUT', `/v1/products/${sku}`, { name: sku, category: 'cluster', priceCents: 300 }, { authorization: `Bearer ${ADMIN}` })).status).to.equal(201);
+      expect((await call(apis()[1]!, 'POST', `/v1/inventory/${sku}/receipts`, { quantity: stock, receiptId: `seed-${sku}` }, { authorization: `Bearer ${ADMIN}` })).status).to.equal(200);
+    }
+  };
+
+  /** Runs a sale through both API nodes; resolves 202s by reading the order later. Returns every order that holds stock. */
+  const sale = async (skus: string[], prefix: string, duringSale?: (done: number) => Promise<void> | void) => {
+    const placed: Placed[] = [];
+    const pending: Array<{ orderId: string; lines: Placed['lines'] }> = [];
+    const statuses = new Map<number, number>();
+    let done = 0;
+    const started = Date.now();
+    await Promise.all(
+      Array.from({ length: 64 }, async (_, client) => {
+        for (let n = 0; n < 12; n++) {
+          const lines = [{ sku: skus[(client + n) % skus.length]!, quantity: 1 + ((client + n) % 2) }];
+          const api = apis()[client % 2]!;
+          const r = await call(api, 'POST', '/v1/orders', { customerId: `${prefix}-${client}`, lines }, { 'idempotency-key': `${prefix}-${client}-${n}` });
+          statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+          if (r.status === 201) placed.push({ orderId: r.body.orderId, lines });
+          else if (r.status === 202) pending.push({ orderId: r.body.orderId, lines });
+          else expect(r.status, JSON.stringify(r.body)).to.equal(409);
+          done++;
+          if (duringSale) await duringSale(done);
+        }
+      }),
+    );
+    const seconds = (Date.now() - started) / 1000;
+    for (const p of pending) {
+      let status = 'pending';
+      await waitFor(
+        async () => {
+          const r = await call(apis()[0]!, 'GET', `/v1/orders/${p.orderId}`);
+          status = r.status === 200 ? r.body.status : 'pending';
+          return status !== 'pending';
+        },
+        90_000,
+        `pending order ${p.orderId} to resolve`,
+      );
+      expect(['awaiting_payment', 'rejected']).to.include(status);
+      if (status === 'awaiting_payment') placed.push(p);
+    }
+    return { placed, statuses, seconds, attempts: done, pending: pending.length };
+  };
+
+  const verify = async (skus: string[], placed: Placed[], stock: number) => {
+    const head = (await store.headPosition()) ?? 0;
+    for (const sku of skus) {
+      const truth = await stockFromLog(store, sku);
+      expectStockInvariant(truth);
+      const expected = placed.flatMap((p) => p.lines).filter((l) => l.sku === sku).reduce((s, l) => s + l.quantity, 0);
+      expect(truth.reserved + truth.sold, `${sku}: every acknowledged order holds its stock, and nothing else does`).to.equal(expected);
+      expect(truth.reserved + truth.sold, `${sku} oversold`).to.be.at.most(stock);
+      for (const api of apis()) {
+        // FerretDB (SQLite) applies read-model batches slowly: wait, bounded, for the projection worker to catch up
+        let view = { status: 0, body: undefined as any };
+        await waitFor(async () => (view = await call(api, 'GET', `/v1/inventory/${sku}`, undefined, { 'x-min-position': String(head) })).status === 200, 120_000, 'the read models');
+        expect(view.body).to.include({ available: truth.available, reserved: truth.reserved, sold: truth.sold });
+      }
+    }
+    for (const p of placed) {
+      const events = await store.readStream(streamName('order', p.orderId));
+      expect(events.some((e) => e.type === 'OrderPlaced'), `order ${p.orderId} was acknowledged, so it is stored`).to.equal(true);
+    }
+  };
+
+  it('sells five hot SKUs through both API nodes with 0 oversold, and the read models agree with the event store', async () => {
+    const skus = ['CL-A', 'CL-B', 'CL-C', 'CL-D', 'CL-E'].map((s) => `${s}-${id}`);
+    await seed(skus, 100);
+    const result = await sale(skus, 'calm');
+    console.log(`      cluster sale: ${result.attempts} orders in ${result.seconds.toFixed(1)} s = ${Math.round(result.attempts / result.seconds)} orders/s; statuses ${JSON.stringify([...result.statuses])}`);
+    await verify(skus, result.placed, 100);
+  });
+
+  it('keeps 0 oversold and loses no acknowledged order when an inventory worker is SIGKILLed mid-sale', async () => {
+    const skus = ['KL-A', 'KL-B', 'KL-C', 'KL-D', 'KL-E'].map((s) => `${s}-${id}`);
+    await seed(skus, 100);
+    const victim = procs.find((p) => p.name === 'inventory-1')!;
+    let killedAt = 0;
+    const result = await sale(skus, 'kill', async (done) => {
+      if (done === 200 && !killedAt) {
+        killedAt = Date.now();
+        victim.child.kill('SIGKILL');
+      }
+    });
+    // failover: from the kill until every SKU answers a reservation promptly again (probed in parallel, every 250 ms)
+    const recovered = new Map<string, number>();
+    const probePending: Array<{ orderId: string; sku: string }> = [];
+    let probe = 0;
+    await Promise.all(
+      skus.map((sku) =>
+        waitFor(
+          async () => {
+            if (recovered.has(sku)) return true;
+            const started = Date.now();
+            const r = await call(apis()[probe % 2]!, 'POST', '/v1/orders', { customerId: 'prober', lines: [{ sku, quantity: 1 }] }, { 'idempotency-key': `probe-${probe++}` });
+            if (r.status === 201) result.placed.push({ orderId: r.body.orderId, lines: [{ sku, quantity: 1 }] });
+            if (r.status === 202) probePending.push({ orderId: r.body.orderId, sku });
+            if ((r.status === 201 || r.status === 409) && Date.now() - started < 1000) recovered.set(sku, Date.now());
+            if (!recovered.has(sku)) await new Promise((res) => setTimeout(res, 250));
+            return recovered.has(sku);
+          },
+          120_000,
+          `${sku} to accept reservations again`,
+        ),
+      ),
+    );
+    for (const p of probePending) result.placed.push(...(await resolvePending(p.orderId, p.sku)));
+    const failoverMs = Math.max(...recovered.values()) - killedAt;
+    console.log(`      failover after SIGKILL: ${(failoverMs / 1000).toFixed(1)} s until every SKU accepted reservations again; sale statuses ${JSON.stringify([...result.statuses])}, ${result.pending} answered 202`);
+    await verify(skus, result.placed, 100);
+  });
+
+  const resolvePending = async (orderId: string, sku: string): Promise<Placed[]> => {
+    let status = 'pending';
+    await waitFor(
+      async () => {
+        const r = await call(apis()[0]!, 'GET', `/v1/orders/${orderId}`);
+        status = r.status === 200 ? r.body.status : 'pending';
+        return status !== 'pending';
+      },
+      90_000,
+      `probe order ${orderId} to resolve`,
+    );
+    return status === 'awaiting_payment' ? [{ orderId, lines: [{ sku, quantity: 1 }] }] : [];
+  };
+});
