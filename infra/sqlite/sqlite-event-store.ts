@@ -69,6 +69,15 @@ const toRecorded = (row: EventRow): RecordedEvent => new SqliteRecordedEvent(row
 
 const columns = 'position, stream_id, revision, event_id, type, data, metadata, created';
 
+interface PendingAppend {
+  readonly streamId: string;
+  readonly events: readonly EventToAppend[];
+  readonly expected: ExpectedRevision;
+  readonly resolve: (result: AppendResult) => void;
+  readonly reject: (error: unknown) => void;
+  result: { ok: true; value: AppendResult } | { ok: false; error: unknown } | undefined;
+}
+
 export interface SqliteEventStoreOptions extends SqliteOptions {
   /** How often an idle subscription looks for events appended by other processes. */
   readonly idlePollMs?: number;
@@ -91,6 +100,9 @@ export class SqliteEventStore implements EventStore {
   };
   private readonly filteredReads = new Map<string, Statement<unknown[], EventRow>>();
   private readonly appendTx: (streamId: string, events: readonly EventToAppend[], expected: ExpectedRevision) => AppendResult;
+  private readonly commitAll: (appends: readonly PendingAppend[]) => void;
+  private pending: PendingAppend[] = [];
+  private flushScheduled = false;
 
   constructor(options: SqliteEventStoreOptions) {
     this.db = openSqlite(options);
@@ -119,13 +131,53 @@ export class SqliteEventStore implements EventStore {
       this.statements.upsertHead.run(streamId, revision, position);
       return { nextExpectedRevision: revision, position };
     });
-    this.appendTx = (streamId, events, expected) => tx.immediate(streamId, events, expected);
+    this.appendTx = (streamId, events, expected) => tx(streamId, events, expected);
+    // each append runs in a savepoint of one outer transaction: a failed expected-revision check undoes only its own
+    const all = db.transaction((appends: readonly PendingAppend[]) => {
+      for (const a of appends) {
+        try {
+          a.result = { ok: true, value: this.appendTx(a.streamId, a.events, a.expected) };
+        } catch (error) {
+          a.result = { ok: false, error };
+        }
+      }
+    });
+    this.commitAll = (appends) => all.immediate(appends);
   }
 
-  async appendToStream(streamId: string, events: readonly EventToAppend[], expectedRevision: ExpectedRevision): Promise<AppendResult> {
-    const result = this.appendTx(streamId, events, expectedRevision);
-    if (events.length > 0) this.signal.notify();
-    return result;
+  /**
+   * Group commit across streams: appends requested in the same turn of the event loop share one transaction and so
+   * one fsync. Each keeps its own expected-revision check and result, and each resolves only after the commit.
+   */
+  appendToStream(streamId: string, events: readonly EventToAppend[], expectedRevision: ExpectedRevision): Promise<AppendResult> {
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.pending.push({ streamId, events, expected: expectedRevision, resolve, reject, result: undefined });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flushAppends());
+      }
+    });
+  }
+
+  private flushAppends(): void {
+    this.flushScheduled = false;
+    const appends = this.pending;
+    this.pending = [];
+    try {
+      this.commitAll(appends);
+    } catch (error) {
+      for (const a of appends) a.reject(error);
+      return;
+    }
+    let appended = false;
+    for (const a of appends) {
+      const result = a.result!;
+      if (result.ok) {
+        appended ||= a.events.length > 0;
+        a.resolve(result.value);
+      } else a.reject(result.error);
+    }
+    if (appended) this.signal.notify();
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<readonly RecordedEvent[]> {
@@ -155,6 +207,8 @@ export class SqliteEventStore implements EventStore {
   }
 
   async close(): Promise<void> {
+    // appends already accepted are committed, not dropped
+    if (this.pending.length > 0 && this.db.open) this.flushAppends();
     this.signal.notify();
     if (this.db.open) this.db.close();
   }
