@@ -1,11 +1,6 @@
 import type { EventStore } from '../domain/kernel/event-store';
 import type { ReadModelStore } from './ports';
-
-interface Waiter {
-  readonly position: number;
-  readonly resolve: (reached: boolean) => void;
-  readonly timer: NodeJS.Timeout;
-}
+import { PositionWaiters } from './position-waiters';
 
 /**
  * How far read models built by another process (`crest work projections`) have got, for an API node that only reads
@@ -16,7 +11,7 @@ export class CheckpointProgress {
   private current = 0;
   private startHead = 0;
   private timer: NodeJS.Timeout | undefined;
-  private waiters: Waiter[] = [];
+  private readonly waiters = new PositionWaiters();
   private polling: Promise<void> | undefined;
 
   constructor(
@@ -42,11 +37,7 @@ export class CheckpointProgress {
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
-    for (const w of this.waiters) {
-      clearTimeout(w.timer);
-      w.resolve(false);
-    }
-    this.waiters = [];
+    this.waiters.cancelAll();
   }
 
   nudge(): void {
@@ -55,17 +46,7 @@ export class CheckpointProgress {
 
   waitFor(position: number, timeoutMs: number): Promise<boolean> {
     if (this.current >= position) return Promise.resolve(true);
-    return new Promise<boolean>((resolve) => {
-      const waiter: Waiter = {
-        position,
-        resolve,
-        timer: setTimeout(() => {
-          this.waiters = this.waiters.filter((w) => w !== waiter);
-          resolve(false);
-        }, timeoutMs),
-      };
-      this.waiters.push(waiter);
-    });
+    return this.waiters.wait(position, timeoutMs);
   }
 
   private poll(): Promise<void> {
@@ -73,14 +54,7 @@ export class CheckpointProgress {
       try {
         const positions = await Promise.all(this.checkpoints.map((c) => c.store.loadCheckpoint(c.runner)));
         this.current = Math.max(this.current, Math.min(...positions.map((p) => p ?? 0)));
-        const still: Waiter[] = [];
-        for (const w of this.waiters) {
-          if (w.position <= this.current) {
-            clearTimeout(w.timer);
-            w.resolve(true);
-          } else still.push(w);
-        }
-        this.waiters = still;
+        this.waiters.reached(this.current);
       } catch {
         // a failed read leaves the position where it was; the next poll tries again
       } finally {

@@ -1,6 +1,7 @@
 import type { EventStore, RecordedEvent, Subscription } from '../domain/kernel/event-store';
 import type { Projection } from './projection';
 import type { DocumentChange, ProjectionObserver, ReadModelStore } from './ports';
+import { PositionWaiters } from './position-waiters';
 
 /** `stop`: a failing event halts the projection (the default). `skip`: it is logged, counted and passed over. */
 export type PoisonPolicy = 'stop' | 'skip';
@@ -10,12 +11,6 @@ export interface ProjectionRunnerOptions {
   readonly projections: readonly Projection[];
   readonly batchSize: number;
   readonly poisonPolicy: PoisonPolicy;
-}
-
-interface Waiter {
-  readonly position: number;
-  readonly resolve: (reached: boolean) => void;
-  readonly timer: NodeJS.Timeout;
 }
 
 /**
@@ -30,7 +25,7 @@ export class ProjectionRunner {
   private replayed = 0;
   private reportedCaughtUp = false;
   private failure: unknown;
-  private waiters: Waiter[] = [];
+  private readonly waiters = new PositionWaiters();
   private readonly changeListeners: Array<(changes: readonly DocumentChange[]) => void> = [];
 
   constructor(
@@ -87,11 +82,7 @@ export class ProjectionRunner {
     const subscription = this.subscription;
     this.subscription = undefined;
     await subscription?.close();
-    for (const w of this.waiters) {
-      clearTimeout(w.timer);
-      w.resolve(false);
-    }
-    this.waiters = [];
+    this.waiters.cancelAll();
   }
 
   /** Drops the documents and replays the whole log into them. */
@@ -105,17 +96,7 @@ export class ProjectionRunner {
   waitFor(position: number, timeoutMs: number): Promise<boolean> {
     if (this.current >= position) return Promise.resolve(true);
     if (this.failure !== undefined) return Promise.resolve(false);
-    return new Promise<boolean>((resolve) => {
-      const waiter: Waiter = {
-        position,
-        resolve,
-        timer: setTimeout(() => {
-          this.waiters = this.waiters.filter((w) => w !== waiter);
-          resolve(false);
-        }, timeoutMs),
-      };
-      this.waiters.push(waiter);
-    });
+    return this.waiters.wait(position, timeoutMs);
   }
 
   private async handle(batch: readonly RecordedEvent[]): Promise<void> {
@@ -160,20 +141,8 @@ export class ProjectionRunner {
     this.replayed += events;
     this.observer.batchApplied(this.name, events, last.position, Math.max(0, (Date.now() - Date.parse(last.created)) / 1000));
     if (changes.length > 0) for (const listener of this.changeListeners) listener(changes);
-    this.releaseWaiters();
+    this.waiters.reached(this.current);
     this.checkCaughtUp();
-  }
-
-  private releaseWaiters(): void {
-    if (this.waiters.length === 0) return;
-    const still: Waiter[] = [];
-    for (const w of this.waiters) {
-      if (w.position <= this.current) {
-        clearTimeout(w.timer);
-        w.resolve(true);
-      } else still.push(w);
-    }
-    this.waiters = still;
   }
 
   private checkCaughtUp(): void {
