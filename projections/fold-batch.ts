@@ -9,23 +9,28 @@ export type DocumentLookup = (collection: string, id: string) => PositionedDocum
  * in memory across the batch. Returns one change per document that the batch actually changed.
  */
 export const foldBatch = (projections: readonly Projection[], events: readonly RecordedEvent[], lookup: DocumentLookup): DocumentChange[] => {
-  const working = new Map<string, { collection: string; id: string; before: PositionedDocument | undefined; after: PositionedDocument | undefined }>();
+  type Entry = { collection: string; id: string; before: PositionedDocument | undefined; after: PositionedDocument | undefined };
+  // one map per projection: no composite string key per event
+  const working = projections.map(() => new Map<string, Entry>());
   for (const event of events) {
-    for (const projection of projections) {
+    for (let p = 0; p < projections.length; p++) {
+      const projection = projections[p]!;
       if (!projection.eventTypes.has(event.type)) continue;
+      const docs = working[p]!;
       for (const id of projection.documentIds(event)) {
-        const key = `${projection.name}\u0000${id}`;
-        let entry = working.get(key);
+        let entry = docs.get(id);
         if (!entry) {
           const before = lookup(projection.name, id);
           entry = { collection: projection.name, id, before, after: before };
-          working.set(key, entry);
+          docs.set(id, entry);
         }
         entry.after = applyGuarded(projection, entry.after, event, id);
       }
     }
   }
-  return [...working.values()].filter((c) => c.after !== c.before);
+  const changes: DocumentChange[] = [];
+  for (const docs of working) for (const entry of docs.values()) if (entry.after !== entry.before) changes.push(entry);
+  return changes;
 };
 
 /** Ids every projection would touch for these events, grouped by collection: what an adapter must prefetch. */

@@ -50,6 +50,7 @@ export class CheckoutRunner {
   private scheduler: NodeJS.Timeout | undefined;
   private readonly payments = new Set<Promise<void>>();
   private stopped = false;
+  private running = false;
   private readonly random: () => number;
 
   constructor(
@@ -82,6 +83,12 @@ export class CheckoutRunner {
     }
     this.scheduler = setInterval(() => void this.fireDueDeadlines(), this.options.tickMs);
     this.scheduler.unref();
+    this.running = true;
+  }
+
+  /** True once deadlines are rebuilt and the subscription is running. */
+  get started(): boolean {
+    return this.running && !this.stopped;
   }
 
   async stop(): Promise<void> {

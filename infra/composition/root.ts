@@ -264,7 +264,7 @@ export const createContainer = (config: CrestConfig, options: CompositionOptions
       maxEventLoopDelayMs: config.CREST_MAX_EVENT_LOOP_DELAY_MS,
       onResponse: (route, method, status, seconds) => metrics.observeHttp(route, method, status, seconds),
       routes: [
-        opsRoutes({ registry: metrics.registry, ready: () => ctx.get(Tokens.Progress).ready() }),
+        opsRoutes({ registry: metrics.registry, ready: () => ctx.get(Tokens.Progress).ready() && (options.role === 'serve' || ctx.get(Tokens.CheckoutRunner).started) }),
         readRoutes({ storefront: ctx.get(Tokens.Storefront), minPositionWaitMs: config.CREST_MIN_POSITION_WAIT_MS, cacheControl: 'public, max-age=1, stale-while-revalidate=5' }),
         commandRoutes({
           products: ctx.get(Tokens.Products),
@@ -321,7 +321,8 @@ export const startAllInOne = async (config: CrestConfig, given: CompositionOptio
   });
   for (const runner of runners) await runner.start();
   const saga = container.get(Tokens.CheckoutRunner);
-  await saga.start();
+  // the saga rebuilds its deadlines from the log first; on a long log that must not hold up serving
+  const sagaStarted = saga.start().catch((error: unknown) => options.logger.error({ err: error }, 'the checkout saga failed to start'));
   const relay = container.get(Tokens.Relay);
   await relay?.start();
   const app = await container.getAsync(Tokens.HttpApp);
@@ -337,6 +338,7 @@ export const startAllInOne = async (config: CrestConfig, given: CompositionOptio
       (stopping ??= (async () => {
         await app.close();
         container.get(Tokens.PaymentProvider).stop();
+        await sagaStarted;
         await saga.stop();
         await relay?.stop();
         container.get(Tokens.Inventory).stop();

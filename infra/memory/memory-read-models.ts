@@ -127,15 +127,27 @@ export class MemoryReadModels implements ReadModelStore, CatalogueQueries, Order
     return index;
   }
 
-  /** Newest first: createdAt descending, then order id ascending. */
+  /** Newest first: createdAt descending, then order id ascending; kept sorted by binary search, updated in place. */
   private indexCustomerOrder(doc: CustomerOrderDocument | undefined, before: CustomerOrderDocument | undefined): void {
     const target = doc ?? before;
     if (!target) return;
-    const list = (this.customerIndex.get(target.customerId) ?? []).filter((o) => o.orderId !== target.orderId);
-    if (doc) {
-      const at = list.findIndex((o) => o.createdAt < doc.createdAt || (o.createdAt === doc.createdAt && o.orderId > doc.orderId));
-      list.splice(at < 0 ? list.length : at, 0, doc);
+    let list = this.customerIndex.get(target.customerId);
+    if (!list) this.customerIndex.set(target.customerId, (list = []));
+    const at = (o: CustomerOrderDocument): number => {
+      let lo = 0;
+      let hi = list!.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        const m = list![mid]!;
+        if (m.createdAt > o.createdAt || (m.createdAt === o.createdAt && m.orderId < o.orderId)) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo;
+    };
+    if (before) {
+      const i = at(before);
+      if (list[i]?.orderId === before.orderId) list.splice(i, 1);
     }
-    this.customerIndex.set(target.customerId, list);
+    if (doc) list.splice(at(doc), 0, doc);
   }
 }
