@@ -1,10 +1,10 @@
 import type { EventStore, RecordedEvent, Subscription } from '../../domain/kernel/event-store';
-import type { InventoryEvent } from '../../domain/inventory/inventory';
 import type { OrderEvent } from '../../domain/order/order';
 import type { PaymentEvent } from '../../domain/payment/payment';
 
 interface Pending {
   readonly expiresAt: number;
+  readonly skus: readonly string[];
   payment?: { paymentId: string; amountCents: number; paymentToken: string };
   outcomeKnown: boolean;
   firedAt?: number;
@@ -20,17 +20,16 @@ const REFIRE_MS = 5000;
  */
 export class DeadlineTracker {
   private readonly pending = new Map<string, Pending>();
-  private readonly held = new Map<string, number>();
   private subscription: Subscription | undefined;
 
   constructor(private readonly store: EventStore) {}
 
   async start(): Promise<void> {
-    const head = (await this.store.headPosition({ categories: ['order', 'payment', 'inventory'] })) ?? 0;
+    const head = (await this.store.headPosition({ categories: ['order', 'payment'] })) ?? 0;
     let caughtUp!: () => void;
     const reached = new Promise<void>((resolve) => (caughtUp = resolve));
     if (head === 0) caughtUp();
-    this.subscription = this.store.subscribeToAll({ filter: { categories: ['order', 'payment', 'inventory'] }, batchSize: 2000 }, (batch) => {
+    this.subscription = this.store.subscribeToAll({ filter: { categories: ['order', 'payment'] }, batchSize: 2000 }, (batch) => {
       for (const e of batch) this.apply(e);
       if (batch[batch.length - 1]!.position >= head) caughtUp();
     });
@@ -60,8 +59,14 @@ export class DeadlineTracker {
     return out;
   }
 
+  /**
+   * SKUs of orders still awaiting payment: their writers are loaded at start so that their own sweeps run. (A
+   * reservation whose order was never placed is swept when its SKU's writer next loads.)
+   */
   skusHoldingReservations(): string[] {
-    return [...this.held.entries()].filter(([, n]) => n > 0).map(([sku]) => sku);
+    const skus = new Set<string>();
+    for (const p of this.pending.values()) for (const sku of p.skus) skus.add(sku);
+    return [...skus];
   }
 
   pendingCount(): number {
@@ -69,10 +74,10 @@ export class DeadlineTracker {
   }
 
   private apply(e: RecordedEvent): void {
-    const event = { type: e.type, data: e.data } as OrderEvent | PaymentEvent | InventoryEvent;
+    const event = { type: e.type, data: e.data } as OrderEvent | PaymentEvent;
     switch (event.type) {
       case 'OrderPlaced':
-        this.pending.set(event.data.orderId, { expiresAt: Date.parse(event.data.expiresAt), outcomeKnown: false });
+        this.pending.set(event.data.orderId, { expiresAt: Date.parse(event.data.expiresAt), skus: event.data.lines.map((l) => l.sku), outcomeKnown: false });
         return;
       case 'PaymentRequested': {
         const p = this.pending.get(event.data.orderId);
@@ -91,13 +96,6 @@ export class DeadlineTracker {
       case 'OrderExpired':
       case 'OrderRejected':
         this.pending.delete(event.data.orderId);
-        return;
-      case 'StockReserved':
-        this.held.set(event.data.sku, (this.held.get(event.data.sku) ?? 0) + 1);
-        return;
-      case 'ReservationReleased':
-      case 'ReservationConfirmed':
-        this.held.set(event.data.sku, (this.held.get(event.data.sku) ?? 0) - 1);
         return;
       default:
         return;
