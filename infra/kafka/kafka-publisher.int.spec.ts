@@ -1,22 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { eventRelayContract } from '../../test/contracts/event-relay.contract';
-import { serverUrls, skipOrFail } from '../../test/support/servers';
+import { requireServersFor, serverUrls } from '../../test/support/servers';
 import { KafkaIntegrationPublisher } from './kafka-publisher';
 
 describe('Kafka integration publisher', function () {
   let kafka: Kafka;
   before(async function () {
+    await requireServersFor(this, 'kafka');
     kafka = new Kafka({ clientId: 'crest-contract', brokers: serverUrls.kafka.split(','), logLevel: logLevel.NOTHING, retry: { retries: 1 } });
-    const admin = kafka.admin();
-    try {
-      await admin.connect();
-      await admin.listTopics();
-    } catch (error) {
-      skipOrFail(this, `no Kafka at ${serverUrls.kafka} (${(error as Error).message}); start one with npm run services:up`);
-    } finally {
-      await admin.disconnect().catch(() => undefined);
-    }
   });
 
   eventRelayContract('KafkaIntegrationPublisher', {

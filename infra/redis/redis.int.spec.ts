@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { inventoryProjection } from '../../projections/read-models';
 import { sharedCacheContract } from '../../test/contracts/shared-cache.contract';
 import { RecordedLog } from '../../test/support/recorded';
-import { serverUrls, skipOrFail } from '../../test/support/servers';
+import { requireServersFor, serverUrls } from '../../test/support/servers';
 import { expectStockInvariant } from '../../test/support/stock';
 import { waitFor } from '../../test/support/wait-for';
 import { defaultAvailabilityKeys, RedisAvailability } from './redis-availability';
@@ -23,15 +23,7 @@ describe('Redis adapters', function () {
   };
 
   before(async function () {
-    const probe = connect();
-    try {
-      await probe.connect();
-      await probe.ping();
-    } catch (error) {
-      skipOrFail(this, `no Redis at ${serverUrls.redis} (${(error as Error).message}); start one with npm run services:up`);
-    } finally {
-      probe.disconnect();
-    }
+    await requireServersFor(this, 'redis');
   });
 
   after(() => {

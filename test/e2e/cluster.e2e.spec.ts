@@ -4,12 +4,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import Redis from 'ioredis';
-import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { streamName } from '../../domain/kernel/streams';
 import { SqliteEventStore } from '../../infra/sqlite/sqlite-event-store';
-import { serverUrls, skipOrFail } from '../support/servers';
+import { requireServersFor, serverUrls } from '../support/servers';
 import { expectStockInvariant, stockFromLog } from '../support/stock';
 import { waitFor } from '../support/wait-for';
 
@@ -82,19 +80,7 @@ describe('cluster: 2 API nodes, 2 inventory workers, projections and sagas on Ka
   };
 
   before(async function () {
-    try {
-      const mongo = new MongoClient(serverUrls.mongodb, { serverSelectionTimeoutMS: 2000 });
-      await mongo.connect();
-      await mongo.close();
-      const redis = new Redis(serverUrls.redis, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 1000 });
-      await redis.connect();
-      redis.disconnect();
-      const admin = new Kafka({ clientId: 'cluster-e2e', brokers: [serverUrls.kafka], logLevel: logLevel.NOTHING, retry: { retries: 1 } }).admin();
-      await admin.connect();
-      await admin.disconnect();
-    } catch (error) {
-      skipOrFail(this, `the cluster test needs Kafka, FerretDB and Redis (${(error as Error).message}); start them with npm run services:up`);
-    }
+    await requireServersFor(this, 'kafka', 'mongodb', 'redis');
     dataDir = mkdtempSync(join(tmpdir(), 'crest-cluster-'));
     await Promise.all([launch('inventory-1', ['work', 'inventory']), launch('inventory-2', ['work', 'inventory'])]);
     await Promise.all([launch('projections', ['work', 'projections']), launch('sagas', ['work', 'sagas'])]);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import { SqliteEventStore } from '../../infra/sqlite/sqlite-event-store';
-import { serverUrls, skipOrFail } from '../support/servers';
+import { requireServersFor, serverUrls } from '../support/servers';
 import { waitFor } from '../support/wait-for';
 
 const crestBin = resolve(__dirname, '../../bin/crest');
@@ -33,16 +33,8 @@ describe('Kafka relay (crest work relay)', function () {
   let relay: ChildProcess | undefined;
 
   before(async function () {
+    await requireServersFor(this, 'kafka');
     kafka = new Kafka({ clientId: 'crest-relay-test', brokers: serverUrls.kafka.split(','), logLevel: logLevel.NOTHING, retry: { retries: 1 } });
-    const admin = kafka.admin();
-    try {
-      await admin.connect();
-      await admin.listTopics();
-    } catch (error) {
-      skipOrFail(this, `no Kafka at ${serverUrls.kafka} (${(error as Error).message}); start one with npm run services:up`);
-    } finally {
-      await admin.disconnect().catch(() => undefined);
-    }
     dataDir = mkdtempSync(join(tmpdir(), 'crest-relay-'));
   });
 
