@@ -6,9 +6,6 @@ import { ProjectionRunner } from '../../projections/projection-runner';
 import { customerOrdersProjection, inventoryProjection, ordersProjection, productsProjection } from '../../projections/read-models';
 import { MemoryReadModels } from '../../infra/memory/memory-read-models';
 import { SqliteEventStore } from '../../infra/sqlite/sqlite-event-store';
-import { MongoClient } from 'mongodb';
-import { MongoReadModels } from '../../infra/mongodb/mongo-read-models';
-import type { ReadModelStore } from '../../projections/ports';
 import { fmt, type Bench, type Scenario } from '../harness';
 import { describeLog, seededLog } from '../support/seeded-log';
 
@@ -30,7 +27,7 @@ export const rawRead = async (store: SqliteEventStore, batch: number): Promise<{
 };
 
 /** Replays the log into fresh in-memory read models and resolves when the runner has caught up. */
-export const projectAll = async (store: SqliteEventStore, batch: number, target: ReadModelStore = new MemoryReadModels()): Promise<{ events: number; seconds: number }> => {
+export const projectAll = async (store: SqliteEventStore, batch: number): Promise<{ events: number; seconds: number }> => {
   let caughtUp!: (result: { events: number; seconds: number }) => void;
   let failed!: (error: unknown) => void;
   const done = new Promise<{ events: number; seconds: number }>((resolve, reject) => {
@@ -40,7 +37,7 @@ export const projectAll = async (store: SqliteEventStore, batch: number, target:
   const started = performance.now();
   const runner = new ProjectionRunner(
     store,
-    target,
+    new MemoryReadModels(),
     {
       batchApplied: () => {},
       caughtUp: (_name, _position, _seconds, events) => caughtUp({ events, seconds: (performance.now() - started) / 1000 }),
@@ -54,39 +51,6 @@ export const projectAll = async (store: SqliteEventStore, batch: number, target:
     return await done;
   } finally {
     await runner.stop();
-  }
-};
-
-const MONGO_EVENTS = 20_000;
-
-/**
- * The same rebuild into MongoDB read models (FerretDB here), once, over a smaller log: FerretDB on SQLite writes a few
- * hundred documents a second, so the full log would take hours. Skipped when no server answers at MONGODB_URL.
- */
-const rebuildIntoMongo = async (bench: Bench): Promise<void> => {
-  bench.metric({ id: 'mongo', label: `crest rebuild into MongoDB (FerretDB), ${MONGO_EVENTS.toLocaleString('en')} events`, unit: 'events/s', role: 'crest', chart: 'throughput' });
-  const url = process.env.MONGODB_URL ?? 'mongodb://127.0.0.1:27017';
-  const client = new MongoClient(url, { serverSelectionTimeoutMS: 2000 });
-  try {
-    await client.connect();
-  } catch (error) {
-    bench.skip('mongo', `no MongoDB-compatible server at ${url} (${(error as Error).message}); npm run services:up starts FerretDB`);
-    return;
-  }
-  const database = `crest_bench_rebuild_${Date.now()}`;
-  try {
-    const small = await seededLog(MONGO_EVENTS, 100, (l) => bench.log(l));
-    const store = new SqliteEventStore({ file: small.file, synchronous: 'FULL' });
-    const target = new MongoReadModels(client.db(database));
-    await target.ensureIndexes();
-    const r = await projectAll(store, BATCH, target);
-    await store.close();
-    bench.once('mongo', r.events / r.seconds);
-    bench.log(`  mongo ${fmt(r.events / r.seconds, 'events/s')} (${r.events.toLocaleString('en')} in ${r.seconds.toFixed(2)} s)`);
-    bench.condition('mongo', `MongoDB wire protocol at ${url} (FerretDB 1.x on SQLite under npm run services:up), one run over ${MONGO_EVENTS.toLocaleString('en')} events / 100 SKUs, fresh database`);
-  } finally {
-    await client.db(database).dropDatabase().catch(() => undefined);
-    await client.close();
   }
 };
 
@@ -122,7 +86,6 @@ export const rebuild: Scenario = {
     } finally {
       await store.close();
     }
-    await rebuildIntoMongo(bench);
     bench.ratio('crest/raw-read', 'crest', 'raw');
     bench.target('rebuild throughput', 'crest', '>=', 200_000, 'events/s');
   },
