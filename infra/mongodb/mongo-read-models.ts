@@ -28,8 +28,9 @@ const withQueryFields = (collection: string, doc: PositionedDocument): Positione
 /**
  * Read models in MongoDB (or FerretDB). A batch is folded in memory over the documents it touches (read with one
  * `$in` per collection), then written with one unordered `bulkWrite` per collection whose filters carry the position
- * guard: a write only lands on an older version. An upsert that finds a newer version fails with E11000, which here
- * means "already applied" and is ignored. The runner's checkpoint is written after the batch, so a crash in between
+ * guard: a write only lands on an older version, and is a no-op otherwise. Only documents the batch did not find are
+ * upserted; if another writer created one meanwhile, the upsert fails with E11000, which here means "already
+ * applied" and is ignored. The runner's checkpoint is written after the batch, so a crash in between
  * re-applies a batch that the guard turns into no-ops.
  */
 export class MongoReadModels implements ReadModelStore, CatalogueQueries, OrderQueries, InventoryQueries {
@@ -60,7 +61,9 @@ export class MongoReadModels implements ReadModelStore, CatalogueQueries, OrderQ
         const ops = byCollection.get(change.collection) ?? [];
         if (change.after) {
           const replacement = { ...withQueryFields(change.collection, change.after), _id: change.id } as Stored;
-          ops.push({ replaceOne: { filter: { _id: change.id, position: { $lt: change.after.position } } as Filter<Stored>, replacement, upsert: true } });
+          // a document we read is replaced only if still older (a no-op otherwise, not an error); one we did not find
+          // is inserted by upsert, which fails with E11000 only if another writer created it meanwhile
+          ops.push({ replaceOne: { filter: { _id: change.id, position: { $lt: change.after.position } } as Filter<Stored>, replacement, upsert: change.before === undefined } });
         } else if (change.before) {
           ops.push({ deleteOne: { filter: { _id: change.id, position: { $lte: change.before.position } } as Filter<Stored> } });
         }
