@@ -16,17 +16,8 @@ export const eventDefinitions: Readonly<Record<CrestEventType, EventDefinition<s
   ...PaymentEvents,
 };
 
-export const isCrestEventType = (type: string): type is CrestEventType => Object.prototype.hasOwnProperty.call(eventDefinitions, type);
-
 /** Validates an event's data against its current schema; throws a ZodError on a mismatch. */
 export const validateEvent = <E extends CrestEvent>(event: E): E => {
   const definition = eventDefinitions[event.type];
   return { type: event.type, data: definition.schema.parse(event.data) } as E;
-};
-
-/** Brings stored data written under an older schema version up to the current one. */
-export const upcast = (type: string, data: unknown, version: number): unknown => {
-  if (!isCrestEventType(type)) return data;
-  const definition = eventDefinitions[type];
-  return version < definition.version && definition.upcast ? definition.upcast(data, version) : data;
 };

@@ -27,5 +27,3 @@ export const applyGuarded = <D extends PositionedDocument>(projection: Projectio
   if (doc && doc.position >= event.position) return doc;
   return projection.evolve(doc, event, id);
 };
-
-export const handles = (projection: Projection<PositionedDocument>, event: RecordedEvent): boolean => projection.eventTypes.has(event.type);

@@ -96,10 +96,6 @@ export class Checkout {
     if (entry) entry.pendingAnnounced = true;
   }
 
-  isInFlight(orderId: string): boolean {
-    return this.inFlight.has(orderId);
-  }
-
   async cancel(orderId: string, ctx: CommandContext): Promise<{ orderId: string; status: 'cancelled'; position: number }> {
     const command = (): OrderCommand => ({ type: 'CancelOrder', orderId, now: this.deps.clock.now().toISOString() });
     const result = await handleCommand(this.deps, streamName('order', orderId), orderDecider, command, ctx);

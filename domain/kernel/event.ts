@@ -6,22 +6,11 @@ export interface DomainEvent<T extends string = string, D = unknown> {
   readonly data: D;
 }
 
-/** Event metadata stored beside every event. */
-export const EventMetadataSchema = z.object({
-  correlationId: z.string(),
-  causationId: z.string(),
-  commandId: z.string(),
-  timestamp: z.string(),
-  schemaVersion: z.number().int().positive(),
-});
-export type EventMetadata = z.infer<typeof EventMetadataSchema>;
-
-/** One versioned event schema. Later versions add an upcaster from the previous version's data. */
+/** One versioned event schema; its version is stored as `schemaVersion` in every event's metadata. */
 export interface EventDefinition<T extends string, S extends z.ZodType> {
   readonly type: T;
   readonly version: number;
   readonly schema: S;
-  readonly upcast?: (data: unknown, fromVersion: number) => unknown;
 }
 
 export const defineEvent = <T extends string, S extends z.ZodType>(type: T, schema: S, version = 1): EventDefinition<T, S> => ({
