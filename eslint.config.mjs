@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'data/**', 'bench/results/**', '.crest-local/**'] },
+  { ignores: ['node_modules/**', 'data/**', 'bench/results/**', '.crest-local/**', '.scratch/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -2,10 +2,12 @@ import Redis from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient, type Db } from 'mongodb';
 import type { CrestConfig } from '../config/config';
+import { mongoServerKind, type MongoServerKind } from '../mongodb/mongo-read-models';
 
 /** Connections to the real servers the config asks for; opened once, before the container is built. */
 export interface Connections {
   readonly mongo?: Db;
+  readonly mongoServer?: MongoServerKind;
   readonly redis?: Redis;
   /** A second Redis connection for pub/sub subscriptions. */
   readonly redisSubscriber?: Redis;
@@ -22,13 +24,14 @@ const redisClient = (url: string, onError: (error: Error) => void): Redis => {
 
 export const openConnections = async (config: CrestConfig, onError: (server: string, error: Error) => void = () => {}): Promise<Connections> => {
   const closers: Array<() => Promise<unknown>> = [];
-  const connections: { mongo?: Db; redis?: Redis; redisSubscriber?: Redis; kafka?: Kafka } = {};
+  const connections: { mongo?: Db; mongoServer?: MongoServerKind; redis?: Redis; redisSubscriber?: Redis; kafka?: Kafka } = {};
   try {
     if (config.CREST_READ_MODELS === 'mongodb') {
       const client = new MongoClient(config.MONGODB_URL, { serverSelectionTimeoutMS: 5000 });
       await client.connect();
       closers.push(() => client.close());
       connections.mongo = client.db(config.MONGODB_DATABASE);
+      connections.mongoServer = mongoServerKind(await client.db('admin').command({ buildInfo: 1 }));
     }
     if (config.CREST_CACHE === 'redis' || config.CREST_INVENTORY === 'kafka') {
       const redis = redisClient(config.REDIS_URL, (e) => onError('redis', e));

@@ -151,7 +151,7 @@ export const createContainer = (config: CrestConfig, options: CompositionOptions
   c.bind(Tokens.Checkout).toDynamicValue(
     (ctx) => new Checkout(commandDeps(ctx), ctx.get(Tokens.Catalog), ctx.get(Tokens.Gateway), { reservationTtlMs: config.CREST_RESERVATION_TTL_MS, reservationGraceMs: config.CREST_RESERVATION_GRACE_MS }),
   );
-  c.bind(Tokens.ReadModels).toDynamicValue((): ReadModelBackend => (connections.mongo ? new MongoReadModels(connections.mongo) : new MemoryReadModels()));
+  c.bind(Tokens.ReadModels).toDynamicValue((): ReadModelBackend => (connections.mongo ? new MongoReadModels(connections.mongo, connections.mongoServer) : new MemoryReadModels()));
   c.bind(Tokens.Projections).toDynamicValue((ctx) => {
     const observer = ctx.get(Tokens.Metrics).projectionObserver(ctx.get(Tokens.Logger));
     const options = { batchSize: config.CREST_PROJECTION_BATCH, poisonPolicy: config.CREST_PROJECTION_POISON_POLICY };

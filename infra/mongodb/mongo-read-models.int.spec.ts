@@ -1,10 +1,11 @@
 import { MongoClient } from 'mongodb';
 import { readModelContract } from '../../test/contracts/read-model.contract';
 import { serverUrls, skipOrFail } from '../../test/support/servers';
-import { MongoReadModels } from './mongo-read-models';
+import { MongoReadModels, mongoServerKind, type MongoServerKind } from './mongo-read-models';
 
 describe('MongoDB read models (FerretDB or MongoDB)', function () {
   let client: MongoClient | undefined;
+  let server: MongoServerKind = 'mongodb';
   const database = `crest_test_${process.pid}_${Date.now()}`;
 
   before(async function () {
@@ -13,6 +14,7 @@ describe('MongoDB read models (FerretDB or MongoDB)', function () {
       await candidate.connect();
       await candidate.db(database).command({ ping: 1 });
       client = candidate;
+      server = mongoServerKind(await client.db('admin').command({ buildInfo: 1 }));
       await new MongoReadModels(client.db(database)).ensureIndexes();
     } catch (error) {
       await candidate.close().catch(() => undefined);
@@ -25,5 +27,5 @@ describe('MongoDB read models (FerretDB or MongoDB)', function () {
     await client?.close();
   });
 
-  readModelContract('MongoDB', { open: async () => new MongoReadModels(client!.db(database)) });
+  readModelContract('MongoDB', { open: async () => new MongoReadModels(client!.db(database), server) });
 });

@@ -7,6 +7,18 @@ import type { CustomerOrderDocument, InventoryDocument, OrderDocument, ProductDo
 import type { BrowseCursor, BrowseQuery, CatalogueQueries, CustomerOrdersCursor, InventoryQueries, OrderQueries, Page } from '../../read-api/ports';
 
 const DUPLICATE_KEY = 11000;
+const FERRETDB_MAX_UPDATES_PER_COMMAND = 50;
+
+/** The server behind the MongoDB wire protocol, as its `buildInfo` tells it. */
+export type MongoServerKind = 'mongodb' | 'ferretdb';
+
+export const mongoServerKind = (buildInfo: Document): MongoServerKind => (buildInfo.ferretdbVersion !== undefined ? 'ferretdb' : 'mongodb');
+
+const isOnlyDuplicateKeys = (error: unknown): boolean => {
+  if (!(error instanceof MongoBulkWriteError) || !error.writeErrors) return false;
+  const errors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
+  return errors.length > 0 && errors.every((e) => e.code === DUPLICATE_KEY);
+};
 
 type Stored = PositionedDocument & { _id: string; sortName?: string; searchText?: string };
 
@@ -27,14 +39,24 @@ const withQueryFields = (collection: string, doc: PositionedDocument): Positione
 
 /**
  * Read models in MongoDB (or FerretDB). A batch is folded in memory over the documents it touches (read with one
- * `$in` per collection), then written with one unordered `bulkWrite` per collection whose filters carry the position
- * guard: a write only lands on an older version, and is a no-op otherwise. Only documents the batch did not find are
- * upserted; if another writer created one meanwhile, the upsert fails with E11000, which here means "already
- * applied" and is ignored. The runner's checkpoint is written after the batch, so a crash in between
- * re-applies a batch that the guard turns into no-ops.
+ * `$in` per collection), then written per collection: documents the batch did not find are inserted, known ones are
+ * replaced under a position guard (a write only lands on an older version, and is a no-op otherwise), and deletes carry
+ * the same guard. The runner's checkpoint is written after the batch, so a crash in between re-applies a batch that
+ * the guard turns into no-ops.
  */
 export class MongoReadModels implements ReadModelStore, CatalogueQueries, OrderQueries, InventoryQueries {
-  constructor(private readonly db: Db) {}
+  private readonly maxUpdatesPerCommand: number;
+
+  /**
+   * @param server FerretDB 1.x holds one SQLite connection per matched update until the whole `update` command ends,
+   *   from a pool of 100, so a command replacing more than 100 existing documents waits forever: it gets small ones.
+   */
+  constructor(
+    private readonly db: Db,
+    server: MongoServerKind = 'mongodb',
+  ) {
+    this.maxUpdatesPerCommand = server === 'ferretdb' ? FERRETDB_MAX_UPDATES_PER_COMMAND : 1000;
+  }
 
   /** Creates the indexes the queries need. Safe to call on every start. */
   async ensureIndexes(): Promise<void> {
@@ -56,27 +78,9 @@ export class MongoReadModels implements ReadModelStore, CatalogueQueries, OrderQ
         loaded.set(collection, new Map(docs.map((d) => [d._id, strip<PositionedDocument>(d)!])));
       }
       changes = foldBatch(projections, events, (collection, id) => loaded.get(collection)?.get(id));
-      const byCollection = new Map<string, AnyBulkWriteOperation<Stored>[]>();
-      for (const change of changes) {
-        const ops = byCollection.get(change.collection) ?? [];
-        if (change.after) {
-          const replacement = { ...withQueryFields(change.collection, change.after), _id: change.id } as Stored;
-          // a document we read is replaced only if still older (a no-op otherwise, not an error); one we did not find
-          // is inserted by upsert, which fails with E11000 only if another writer created it meanwhile
-          ops.push({ replaceOne: { filter: { _id: change.id, position: { $lt: change.after.position } } as Filter<Stored>, replacement, upsert: change.before === undefined } });
-        } else if (change.before) {
-          ops.push({ deleteOne: { filter: { _id: change.id, position: { $lte: change.before.position } } as Filter<Stored> } });
-        }
-        byCollection.set(change.collection, ops);
-      }
-      for (const [collection, ops] of byCollection) {
-        if (ops.length === 0) continue;
-        try {
-          await this.collection(collection).bulkWrite(ops, { ordered: false });
-        } catch (error) {
-          if (!(error instanceof MongoBulkWriteError) || !error.writeErrors || (Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors]).some((e) => e.code !== DUPLICATE_KEY)) throw error;
-        }
-      }
+      const byCollection = new Map<string, DocumentChange[]>();
+      for (const change of changes) byCollection.set(change.collection, [...(byCollection.get(change.collection) ?? []), change]);
+      for (const [collection, collectionChanges] of byCollection) await this.write(collection, collectionChanges);
     }
     await this.db.collection<{ _id: string; position: number }>('checkpoints').updateOne({ _id: runner }, { $max: { position } }, { upsert: true });
     return changes;
@@ -134,6 +138,36 @@ export class MongoReadModels implements ReadModelStore, CatalogueQueries, OrderQ
     const items = docs.slice(0, limit).map((d) => strip<CustomerOrderDocument>(d)!);
     const last = items[items.length - 1];
     return { items, next: docs.length > limit && last ? { createdAt: last.createdAt, orderId: last.orderId } : undefined };
+  }
+
+  /**
+   * New documents are inserted in one command (E11000 means another writer got there first: those inserts are retried
+   * as guarded replaces); known ones are replaced only while older, in commands of at most `maxUpdatesPerCommand`.
+   */
+  private async write(collection: string, changes: readonly DocumentChange[]): Promise<void> {
+    const target = this.collection(collection);
+    const stored = (change: DocumentChange): Stored => ({ ...withQueryFields(change.collection, change.after!), _id: change.id }) as Stored;
+    const guardedReplace = (doc: Stored): AnyBulkWriteOperation<Stored> => ({
+      replaceOne: { filter: { _id: doc._id, position: { $lt: doc.position } } as Filter<Stored>, replacement: doc },
+    });
+    const inserts = changes.filter((c) => c.after && !c.before).map(stored);
+    const updates = changes.filter((c) => c.after && c.before).map((c) => guardedReplace(stored(c)));
+    const deletes: AnyBulkWriteOperation<Stored>[] = changes
+      .filter((c) => !c.after && c.before)
+      .map((c) => ({ deleteOne: { filter: { _id: c.id, position: { $lte: c.before!.position } } as Filter<Stored> } }));
+    if (inserts.length > 0) {
+      try {
+        await target.insertMany(inserts, { ordered: false });
+      } catch (error) {
+        if (!isOnlyDuplicateKeys(error)) throw error;
+        // some servers report only the first failed insert, so every insert is retried; the guard skips our own
+        updates.push(...inserts.map(guardedReplace));
+      }
+    }
+    for (let i = 0; i < updates.length; i += this.maxUpdatesPerCommand) {
+      await target.bulkWrite(updates.slice(i, i + this.maxUpdatesPerCommand), { ordered: false });
+    }
+    if (deletes.length > 0) await target.bulkWrite(deletes, { ordered: false });
   }
 
   private collection(name: string): Collection<Stored> {

@@ -293,6 +293,26 @@ export const readModelContract = (name: string, harness: ReadModelHarness): void
         expect(await store.inventory(p.sku)).to.include({ received: 5, adjusted: -1, available: 4, position: adjusted.position });
         expect(await store.product(p.sku)).to.include({ available: 4, position: adjusted.position });
       });
+      it('updates hundreds of existing documents in one batch', async () => {
+        const products = Array.from({ length: 250 }, (_, n) => shop.product(n, { priceCents: 1000 }));
+        for (const p of products) shop.list(p);
+        await shop.applyAll();
+        const repriced = products.map((p) => shop.changePrice(p.sku, 1500, 1000));
+        const changes = await shop.apply(repriced);
+        expect(changes.filter((c) => c.collection === 'products')).to.have.length(250);
+        const page = await shop.browse({ category: shop.category, sort: 'price', limit: 100 });
+        expect(page.items.map((d) => d.priceCents)).to.deep.equal(Array(100).fill(1500));
+        expect(await store.product(products[249]!.sku)).to.include({ priceCents: 1500, position: repriced[249]!.position });
+      });
+
+      it('keeps the newest version when two writers create the same documents at once', async () => {
+        const p = shop.product(1);
+        const listed = shop.list(p);
+        const received = shop.receive(p.sku, 5);
+        await Promise.all([shop.apply([listed, received]), shop.apply([listed])]);
+        expect(await store.product(p.sku)).to.include({ available: 5, position: received.position });
+        expect(await store.inventory(p.sku)).to.include({ received: 5, available: 5, position: received.position });
+      });
     });
 
     describe('reset', () => {
