@@ -20,6 +20,7 @@ export interface BenchOptions {
   /** Operations per round for in-process scenarios. */
   readonly ops?: number;
   readonly redisUrl: string;
+  readonly mongoUrl: string;
   readonly writeDocs: boolean;
   readonly quiet: boolean;
 }

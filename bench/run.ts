@@ -8,12 +8,14 @@ import { browseHttp } from './scenarios/browse-http';
 import { hotSkuHttp } from './scenarios/hot-sku-http';
 import { hotSkuInProcess } from './scenarios/hot-sku-inprocess';
 import { rebuild } from './scenarios/rebuild';
+import { rebuildMongo } from './scenarios/rebuild-mongo';
 import { recovery } from './scenarios/recovery';
 
-export const SCENARIOS: readonly Scenario[] = [hotSkuInProcess, hotSkuHttp, browseHttp, rebuild, recovery];
+export const SCENARIOS: readonly Scenario[] = [hotSkuInProcess, hotSkuHttp, browseHttp, rebuild, rebuildMongo, recovery];
 
 const USAGE = `usage: npm run bench -- <scenario|all|list> [--rounds N] [--warmup N] [--duration S] [--connections N]
-                                           [--events A,B] [--ops N] [--redis URL] [--no-docs] [--quiet]`;
+                                           [--events A,B] [--ops N] [--redis URL] [--mongo URL]
+                                           [--no-docs] [--quiet]`;
 
 const positiveInt = (name: string, value: string | undefined): number | undefined => {
   if (value === undefined) return undefined;
@@ -33,6 +35,7 @@ const main = async (): Promise<number> => {
       events: { type: 'string' },
       ops: { type: 'string' },
       redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
+      mongo: { type: 'string', default: 'mongodb://127.0.0.1:27017' },
       'no-docs': { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -62,6 +65,7 @@ const main = async (): Promise<number> => {
     events: values.events?.split(',').map((e) => positiveInt('events', e)!),
     ops: positiveInt('ops', values.ops),
     redisUrl: values.redis,
+    mongoUrl: values.mongo,
     writeDocs: !values['no-docs'],
     quiet: values.quiet,
   };

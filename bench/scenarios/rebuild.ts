@@ -5,6 +5,7 @@
 import { ProjectionRunner } from '../../projections/projection-runner';
 import { customerOrdersProjection, inventoryProjection, ordersProjection, productsProjection } from '../../projections/read-models';
 import { MemoryReadModels } from '../../infra/memory/memory-read-models';
+import type { ReadModelStore } from '../../projections/ports';
 import { SqliteEventStore } from '../../infra/sqlite/sqlite-event-store';
 import { fmt, type Bench, type Scenario } from '../harness';
 import { describeLog, seededLog } from '../support/seeded-log';
@@ -27,7 +28,7 @@ export const rawRead = async (store: SqliteEventStore, batch: number): Promise<{
 };
 
 /** Replays the log into fresh in-memory read models and resolves when the runner has caught up. */
-export const projectAll = async (store: SqliteEventStore, batch: number): Promise<{ events: number; seconds: number }> => {
+export const projectAll = async (store: SqliteEventStore, batch: number, target: ReadModelStore = new MemoryReadModels()): Promise<{ events: number; seconds: number }> => {
   let caughtUp!: (result: { events: number; seconds: number }) => void;
   let failed!: (error: unknown) => void;
   const done = new Promise<{ events: number; seconds: number }>((resolve, reject) => {
@@ -37,7 +38,7 @@ export const projectAll = async (store: SqliteEventStore, batch: number): Promis
   const started = performance.now();
   const runner = new ProjectionRunner(
     store,
-    new MemoryReadModels(),
+    target,
     {
       batchApplied: () => {},
       caughtUp: (_name, _position, _seconds, events) => caughtUp({ events, seconds: (performance.now() - started) / 1000 }),
