@@ -1,6 +1,7 @@
 /**
  * One `crest start` over an existing data directory, in its own process (forked by the recovery scenario):
- * reports when it listened and when the read models had caught up (readiness), then stops.
+ * reports when it listened and when GET /health/ready first answered 200 (what a load balancer waits for: the read
+ * models caught up and the checkout saga started), then stops.
  */
 import pino from 'pino';
 import { startAllInOne, Tokens } from '../../infra/composition/root';
@@ -10,6 +11,8 @@ import { BENCH_OVERRIDES } from '../support/crest';
 export interface RecoveryReport {
   readonly listeningS: number;
   readonly readyS: number;
+  /** When the read models alone had caught up (at or before readyS). */
+  readonly readModelsReadyS: number;
   readonly head: number;
   readonly rssMiB: number;
   readonly heapMiB: number;
@@ -21,13 +24,19 @@ const main = async (dataDir: string): Promise<void> => {
   const crest = await startAllInOne(config, { logger: pino({ level: 'silent' }) });
   const listening = performance.now();
   const progress = crest.container.get(Tokens.Progress);
-  while (!progress.ready()) await new Promise((resolve) => setTimeout(resolve, 2));
+  let readModelsReady: number | undefined;
+  for (;;) {
+    if (readModelsReady === undefined && progress.ready()) readModelsReady = performance.now();
+    if ((await fetch(`${crest.url}/health/ready`)).status === 200) break;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
   const ready = performance.now();
   const head = (await crest.container.get(Tokens.EventStore).headPosition()) ?? 0;
   const memory = process.memoryUsage();
   const report: RecoveryReport = {
     listeningS: (listening - started) / 1000,
     readyS: (ready - started) / 1000,
+    readModelsReadyS: ((readModelsReady ?? ready) - started) / 1000,
     head,
     rssMiB: memory.rss / 2 ** 20,
     heapMiB: memory.heapUsed / 2 ** 20,

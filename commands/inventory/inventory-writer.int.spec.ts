@@ -150,6 +150,28 @@ for (const [name, make] of harnesses) {
       reloaded.stop();
     });
 
+    it('saves a snapshot after a load that replayed 100 events or more, so the next start reads only the tail', async () => {
+      const first = writerFor(h, 'RESTART', new RecordingObserver(), { snapshotEvery: 1000 });
+      await first.submit({ type: 'ReceiveStock', sku: 'RESTART', receiptId: 'r1', quantity: 1000 }, ctx);
+      for (let i = 0; i < 300; i++) await first.submit({ type: 'ReserveStock', sku: 'RESTART', orderId: `o-${i}`, quantity: 1, expiresAt: later() }, ctx);
+      first.stop();
+      expect(await h.snapshots.load(streamName('inventory', 'RESTART'))).to.equal(undefined);
+
+      const afterCrash = new RecordingObserver();
+      const second = writerFor(h, 'RESTART', afterCrash, { snapshotEvery: 1000 });
+      const expected = await second.figures();
+      expect(afterCrash.loads).to.deep.equal([{ eventsReplayed: 301, fromSnapshot: false }]);
+      second.stop();
+      await waitFor(async () => (await h.snapshots.load(streamName('inventory', 'RESTART')))?.revision === 300, 5000, 'a snapshot after the load');
+
+      const afterRestart = new RecordingObserver();
+      const third = writerFor(h, 'RESTART', afterRestart, { snapshotEvery: 1000 });
+      expect(await third.figures()).to.deep.equal(expected);
+      expect(afterRestart.loads).to.deep.equal([{ eventsReplayed: 0, fromSnapshot: true }]);
+      expectStockInvariant(await stockFromLog(h.store, 'RESTART'));
+      third.stop();
+    });
+
     it('recovers from a conflict with a second writer and still never oversells', async () => {
       const a = new RecordingObserver();
       const b = new RecordingObserver();

@@ -67,6 +67,7 @@ interface Pending {
 const figuresOf = (s: InventoryState): StockFigures => ({ received: s.received, adjusted: s.adjusted, available: availableOf(s), reserved: s.reserved, sold: s.sold });
 
 const READ_PAGE = 10_000;
+const SNAPSHOT_AFTER_LOAD_OF = 100;
 const MAX_TIMER_MS = 60_000;
 
 /**
@@ -253,13 +254,14 @@ export class InventoryWriter {
     this.eventsSinceSnapshot = replayed;
     this.ready = true;
     this.deps.observer.loaded(this.sku, replayed, fromSnap);
-    this.maybeSnapshot();
+    // a load is paid again at every start until a snapshot exists, so a long replay is saved sooner than appends are
+    this.maybeSnapshot(Math.min(this.deps.options.snapshotEvery, SNAPSHOT_AFTER_LOAD_OF));
     this.rescanDeadlines();
   }
 
   /** A snapshot costs O(state), so it waits for at least as many events as the state has reservations: O(1) per event. */
-  private maybeSnapshot(): void {
-    const due = Math.max(this.deps.options.snapshotEvery, this.state.reservations.size);
+  private maybeSnapshot(every = this.deps.options.snapshotEvery): void {
+    const due = Math.max(every, this.state.reservations.size);
     if (this.eventsSinceSnapshot < due || this.revision < 0) return;
     this.eventsSinceSnapshot = 0;
     const snapshot = { streamId: this.streamId, revision: this.revision, position: this.position, schemaVersion: INVENTORY_SNAPSHOT_VERSION, state: toSnapshot(this.state) };
