@@ -24,7 +24,8 @@ CREATE TABLE IF NOT EXISTS events (
   UNIQUE (stream_id, revision)
 );
 CREATE INDEX IF NOT EXISTS events_by_category ON events (category, position);
-CREATE INDEX IF NOT EXISTS events_by_type ON events (type, position);
+-- no index on type: it cost ~15% of hot-SKU append throughput, and a type filter is an analyst's sequential export
+DROP INDEX IF EXISTS events_by_type;
 CREATE TABLE IF NOT EXISTS streams (
   stream_id TEXT PRIMARY KEY,
   revision  INTEGER NOT NULL,
