@@ -26,4 +26,6 @@ export interface ProjectionObserver {
   caughtUp(runner: string, position: number, seconds: number, events: number): void;
   failed(runner: string, error: unknown, event: RecordedEvent | undefined): void;
   skipped(runner: string, error: unknown, event: RecordedEvent): void;
+  /** The stored checkpoint is past the log's head (the read models were built from another log): they are rebuilt. */
+  checkpointAheadOfLog(runner: string, checkpoint: number, head: number): void;
 }

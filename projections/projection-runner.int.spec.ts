@@ -36,6 +36,11 @@ class RecordingObserver implements ProjectionObserver {
   skipped(runner: string, error: unknown, event: RecordedEvent): void {
     this.skips.push({ runner, error, event });
   }
+
+  readonly aheadOfLog: Array<{ runner: string; checkpoint: number; head: number }> = [];
+  checkpointAheadOfLog(runner: string, checkpoint: number, head: number): void {
+    this.aheadOfLog.push({ runner, checkpoint, head });
+  }
 }
 
 /**

@@ -59,9 +59,14 @@ export class ProjectionRunner {
 
   async start(): Promise<void> {
     this.failure = undefined;
-    const checkpoint = await this.target.loadCheckpoint(this.name);
-    this.current = checkpoint ?? 0;
+    let checkpoint = await this.target.loadCheckpoint(this.name);
     this.startHead = (await this.store.headPosition()) ?? 0;
+    if (checkpoint !== undefined && checkpoint > this.startHead) {
+      this.observer.checkpointAheadOfLog(this.name, checkpoint, this.startHead);
+      await this.target.reset(this.name, this.options.projections);
+      checkpoint = undefined;
+    }
+    this.current = checkpoint ?? 0;
     this.startedAt = performance.now();
     this.replayed = 0;
     this.reportedCaughtUp = false;

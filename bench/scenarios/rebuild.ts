@@ -44,6 +44,7 @@ export const projectAll = async (store: SqliteEventStore, batch: number, target:
       caughtUp: (_name, _position, _seconds, events) => caughtUp({ events, seconds: (performance.now() - started) / 1000 }),
       failed: (_name, error) => failed(error),
       skipped: () => {},
+      checkpointAheadOfLog: () => {},
     },
     { name: 'read-models', projections: [productsProjection, inventoryProjection, ordersProjection, customerOrdersProjection], batchSize: batch, poisonPolicy: 'stop' },
   );

@@ -18,9 +18,9 @@ export interface RecoveryReport {
   readonly heapMiB: number;
 }
 
-const main = async (dataDir: string): Promise<void> => {
+const main = async (dataDir: string, readModels: string): Promise<void> => {
   const started = performance.now();
-  const config = parseConfig({}, { ...BENCH_OVERRIDES, CREST_DATA_DIR: dataDir });
+  const config = parseConfig({}, { ...BENCH_OVERRIDES, CREST_DATA_DIR: dataDir, CREST_READ_MODELS: readModels });
   const crest = await startAllInOne(config, { logger: pino({ level: 'silent' }) });
   const listening = performance.now();
   const progress = crest.container.get(Tokens.Progress);
@@ -45,7 +45,7 @@ const main = async (dataDir: string): Promise<void> => {
   await crest.stop();
 };
 
-main(process.argv[2] ?? '').then(
+main(process.argv[2] ?? '', process.argv[3] ?? 'memory').then(
   () => process.exit(0),
   (error: unknown) => {
     process.stderr.write(`recovery child failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

@@ -47,6 +47,8 @@ import { SimulatedPaymentProvider } from '../simulated-payments/simulated-provid
 import { SqliteCheckpointStore } from '../sqlite/sqlite-checkpoint-store';
 import { SqliteEventStore } from '../sqlite/sqlite-event-store';
 import { SqliteSnapshotStore } from '../sqlite/sqlite-snapshot-store';
+import { openSqliteFile } from '../sqlite/sqlite-database';
+import { SqliteReadModels } from '../sqlite/sqlite-read-models';
 
 type ReadModelBackend = ReadModelStore & CatalogueQueries & OrderQueries & InventoryQueries;
 
@@ -151,7 +153,14 @@ export const createContainer = (config: CrestConfig, options: CompositionOptions
   c.bind(Tokens.Checkout).toDynamicValue(
     (ctx) => new Checkout(commandDeps(ctx), ctx.get(Tokens.Catalog), ctx.get(Tokens.Gateway), { reservationTtlMs: config.CREST_RESERVATION_TTL_MS, reservationGraceMs: config.CREST_RESERVATION_GRACE_MS }),
   );
-  c.bind(Tokens.ReadModels).toDynamicValue((): ReadModelBackend => (connections.mongo ? new MongoReadModels(connections.mongo, connections.mongoServer) : new MemoryReadModels()));
+  c.bind(Tokens.ReadModels).toDynamicValue((): ReadModelBackend => {
+    if (connections.mongo) return new MongoReadModels(connections.mongo, connections.mongoServer);
+    if (config.CREST_READ_MODELS === 'sqlite') {
+      // rebuildable, so NORMAL: a crash may lose the last batches, and the checkpoint stored with them goes back too
+      return new SqliteReadModels(openSqliteFile({ file: join(config.CREST_DATA_DIR, 'read-models.sqlite'), synchronous: 'NORMAL' }));
+    }
+    return new MemoryReadModels();
+  });
   c.bind(Tokens.Projections).toDynamicValue((ctx) => {
     const observer = ctx.get(Tokens.Metrics).projectionObserver(ctx.get(Tokens.Logger));
     const options = { batchSize: config.CREST_PROJECTION_BATCH, poisonPolicy: config.CREST_PROJECTION_POISON_POLICY };
@@ -343,6 +352,7 @@ export const startAllInOne = async (config: CrestConfig, given: CompositionOptio
         await relay?.stop();
         container.get(Tokens.Inventory).stop();
         for (const runner of runners) await runner.stop();
+        if (readModels instanceof SqliteReadModels) readModels.db.close();
         await unsubscribe?.();
         await catalog.stop();
         await container.get(Tokens.EventStore).close();

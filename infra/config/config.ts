@@ -9,7 +9,7 @@ export const ConfigSchema = z.object({
   CREST_DATA_DIR: z.string().min(1).default('./data'),
   CREST_EVENT_STORE: z.enum(['sqlite', 'memory', 'eventstoredb']).default('sqlite'),
   ESDB_CONNECTION_STRING: z.string().regex(/^(esdb|esdb\+discover):\/\//, 'must start with esdb:// or esdb+discover://').optional(),
-  CREST_READ_MODELS: z.enum(['memory', 'mongodb']).default('memory'),
+  CREST_READ_MODELS: z.enum(['memory', 'sqlite', 'mongodb']).default('memory'),
   MONGODB_URL: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://').default('mongodb://127.0.0.1:27017'),
   MONGODB_DATABASE: z.string().regex(/^[A-Za-z0-9_-]{1,63}$/).default('crest'),
   CREST_CACHE: z.enum(['memory', 'redis']).default('memory'),
@@ -69,6 +69,9 @@ export const parseConfig = (env: Readonly<Record<string, string | undefined>>, o
   const parsed = ConfigSchema.superRefine((c, ctx) => {
     if (c.CREST_EVENT_STORE === 'eventstoredb' && !c.ESDB_CONNECTION_STRING) {
       ctx.addIssue({ code: 'custom', path: ['ESDB_CONNECTION_STRING'], message: 'is required when CREST_EVENT_STORE=eventstoredb' });
+    }
+    if (c.CREST_READ_MODELS === 'sqlite' && c.CREST_EVENT_STORE === 'memory') {
+      ctx.addIssue({ code: 'custom', path: ['CREST_READ_MODELS'], message: 'keeps read models across restarts, which an in-memory event store does not: use memory read models with it' });
     }
   }).safeParse(input);
   if (!parsed.success) {

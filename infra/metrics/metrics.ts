@@ -164,6 +164,8 @@ export class CrestMetrics {
         this.projectionFailures.inc({ projection: runner, outcome: 'skipped' });
         logger.warn({ projection: runner, err: error, eventId: event.id, position: event.position, type: event.type }, 'projection skipped a poison event');
       },
+      checkpointAheadOfLog: (runner, checkpoint, head) =>
+        logger.warn({ projection: runner, checkpoint, head }, 'the read models are ahead of the event log (built from another log?): rebuilding them from the start'),
     };
   }
 

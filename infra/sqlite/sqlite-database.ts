@@ -45,13 +45,19 @@ CREATE TABLE IF NOT EXISTS snapshots (
 ) WITHOUT ROWID;
 `;
 
-/** Opens (creating if needed) the Crest SQLite file in WAL mode, so several processes may share it. */
-export const openSqlite = (options: SqliteOptions): Database.Database => {
+/** Opens (creating if needed) a SQLite file in WAL mode, so several processes may share it. */
+export const openSqliteFile = (options: SqliteOptions): Database.Database => {
   if (options.file !== ':memory:') mkdirSync(dirname(options.file), { recursive: true });
   const db = new Database(options.file);
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${options.synchronous}`);
   db.pragma('busy_timeout = 5000');
+  return db;
+};
+
+/** Opens (creating if needed) the Crest event store file: events, stream heads, checkpoints and snapshots. */
+export const openSqlite = (options: SqliteOptions): Database.Database => {
+  const db = openSqliteFile(options);
   db.exec(schema);
   return db;
 };
