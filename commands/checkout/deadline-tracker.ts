@@ -1,6 +1,7 @@
 import type { EventStore, RecordedEvent, Subscription } from '../../domain/kernel/event-store';
 import type { OrderEvent } from '../../domain/order/order';
 import type { PaymentEvent } from '../../domain/payment/payment';
+import type { SnapshotStore } from '../ports';
 
 interface Pending {
   readonly expiresAt: number;
@@ -13,25 +14,58 @@ interface Pending {
 /** Re-fire an expiry that has not taken effect after this long (the first attempt failed, or is still running). */
 const REFIRE_MS = 5000;
 
+const SNAPSHOT_STREAM = 'checkout-deadlines';
+const SNAPSHOT_VERSION = 1;
+
+/** One pending order, flat: [orderId, expiresAt, skus, outcomeKnown, paymentId?, amountCents?, paymentToken?]. */
+type StoredPending = [string, number, string[], boolean, string?, number?, string?];
+
+export interface DeadlineTrackerOptions {
+  /** Where the tracker keeps its state between starts; without one, every start rebuilds it from the whole log. */
+  readonly snapshots?: SnapshotStore;
+  /** Save after this many order and payment events (or as many as there are pending orders, if more). */
+  readonly snapshotEvery?: number;
+}
+
 /**
  * The durable timers of checkout, as a projection of the log: which orders await payment and until when, which
- * payments have no outcome yet, and which SKUs hold reservations. Rebuilt from the log at every start, so nothing
- * here needs storing; the scheduler reads it instead of keeping a timer per order.
+ * payments have no outcome yet, and which SKUs hold reservations. The scheduler reads it instead of keeping a timer
+ * per order. With a snapshot store, it starts from its last snapshot and replays only the events after it;
+ * snapshots are best-effort, so a lost one only costs a longer replay.
  */
 export class DeadlineTracker {
   private readonly pending = new Map<string, Pending>();
   private subscription: Subscription | undefined;
+  private position = 0;
+  private eventsSinceSnapshot = 0;
+  private snapshotting: Promise<void> = Promise.resolve();
 
-  constructor(private readonly store: EventStore) {}
+  constructor(
+    private readonly store: EventStore,
+    private readonly options: DeadlineTrackerOptions = {},
+  ) {}
 
   async start(): Promise<void> {
+    this.pending.clear();
+    this.position = await this.restore();
+    this.eventsSinceSnapshot = 0;
     const head = (await this.store.headPosition({ categories: ['order', 'payment'] })) ?? 0;
     let caughtUp!: () => void;
     const reached = new Promise<void>((resolve) => (caughtUp = resolve));
-    if (head === 0) caughtUp();
-    this.subscription = this.store.subscribeToAll({ filter: { categories: ['order', 'payment'] }, batchSize: 2000 }, (batch) => {
+    let live = head <= this.position;
+    if (live) caughtUp();
+    const after = this.position > 0 ? { after: this.position } : {};
+    this.subscription = this.store.subscribeToAll({ ...after, filter: { categories: ['order', 'payment'] }, batchSize: 2000 }, (batch) => {
       for (const e of batch) this.apply(e);
-      if (batch[batch.length - 1]!.position >= head) caughtUp();
+      this.position = batch[batch.length - 1]!.position;
+      this.eventsSinceSnapshot += batch.length;
+      // one snapshot when the replay at start ends, then one per max(snapshotEvery, pending) events: O(1) per event
+      const replaying = !live;
+      if (this.position >= head) {
+        live = true;
+        caughtUp();
+      }
+      if (live && this.eventsSinceSnapshot >= (replaying ? (this.options.snapshotEvery ?? 10_000) : Math.max(this.options.snapshotEvery ?? 10_000, this.pending.size))) this.snapshot();
     });
     await Promise.race([reached, this.subscription.done]);
   }
@@ -39,6 +73,30 @@ export class DeadlineTracker {
   async stop(): Promise<void> {
     await this.subscription?.close();
     this.subscription = undefined;
+    if (this.eventsSinceSnapshot > 0) this.snapshot();
+    await this.snapshotting;
+  }
+
+  private async restore(): Promise<number> {
+    const snapshot = await this.options.snapshots?.load(SNAPSHOT_STREAM).catch(() => undefined);
+    if (!snapshot || snapshot.schemaVersion !== SNAPSHOT_VERSION || !Array.isArray(snapshot.state)) return 0;
+    for (const [orderId, expiresAt, skus, outcomeKnown, paymentId, amountCents, paymentToken] of snapshot.state as StoredPending[]) {
+      const payment = paymentId === undefined ? undefined : { paymentId, amountCents: amountCents!, paymentToken: paymentToken! };
+      this.pending.set(orderId, { expiresAt, skus, outcomeKnown, ...(payment ? { payment } : {}) });
+    }
+    return snapshot.position;
+  }
+
+  private snapshot(): void {
+    const snapshots = this.options.snapshots;
+    if (!snapshots || this.position === 0) return;
+    this.eventsSinceSnapshot = 0;
+    const state: StoredPending[] = [];
+    for (const [orderId, p] of this.pending) {
+      state.push(p.payment ? [orderId, p.expiresAt, [...p.skus], p.outcomeKnown, p.payment.paymentId, p.payment.amountCents, p.payment.paymentToken] : [orderId, p.expiresAt, [...p.skus], p.outcomeKnown]);
+    }
+    const saved = { streamId: SNAPSHOT_STREAM, revision: this.position, position: this.position, schemaVersion: SNAPSHOT_VERSION, state };
+    this.snapshotting = this.snapshotting.then(() => snapshots.save(saved)).catch(() => undefined);
   }
 
   /** Orders past their deadline that still await payment (each returned again only after REFIRE_MS). */

@@ -249,7 +249,7 @@ export const createContainer = (config: CrestConfig, options: CompositionOptions
       ctx.get(Tokens.Gateway),
       ctx.get(Tokens.PaymentProvider),
       ctx.get(Tokens.Checkpoints),
-      new DeadlineTracker(ctx.get(Tokens.EventStore)),
+      new DeadlineTracker(ctx.get(Tokens.EventStore), { snapshots: ctx.get(Tokens.Snapshots) }),
       ctx.get(Tokens.Metrics).checkoutObserver(logger),
       { tickMs: config.CREST_SAGA_TICK_MS, paymentRetries: config.CREST_PAYMENT_RETRIES, paymentBackoffMs: config.CREST_PAYMENT_BACKOFF_MS },
     );
