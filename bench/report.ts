@@ -14,7 +14,7 @@ const LATEST_END = '<!-- latest:end -->';
 const HISTORY_HEADER = ['| run (UTC) | scenario | commit | headline figures | targets | rounds | result file |', '|---|---|---|---|---|---|---|'];
 
 /** Scenario order in the docs and the chart. */
-export const SCENARIO_ORDER = ['hot-sku-inprocess', 'hot-sku-http', 'browse-http', 'rebuild', 'recovery'];
+export const SCENARIO_ORDER = ['hot-sku-inprocess', 'hot-sku-http', 'browse-http', 'rebuild', 'rebuild-mongo', 'recovery'];
 
 const HEADER = `# Crest benchmarks
 
@@ -115,6 +115,17 @@ const historyRow = (r: ScenarioResult, file: string): string => {
   const met = r.targets.filter((t) => t.status === 'MET').length;
   const judged = r.targets.filter((t) => t.status !== 'SKIPPED').length;
   return `| ${r.startedAt.slice(0, 16).replace('T', ' ')} | ${r.scenario} | ${r.commit ?? ''} | ${cell(headline)} | ${met}/${judged} MET | ${r.warmup}+${r.rounds} | ${relative(join(REPO_DIR, 'docs'), file)} |`;
+};
+
+/** Regenerates the latest-figures section and the chart from bench/results, without a history row. */
+export const renderBenchmarkDocs = (): string[] => {
+  const existing = existsSync(DOCS) ? readFileSync(DOCS, 'utf8') : '';
+  if (!existing.includes(LATEST_START) || !existing.includes(LATEST_END)) throw new Error(`${DOCS} has no latest-figures markers; run a scenario first`);
+  const before = existing.slice(0, existing.indexOf(LATEST_START));
+  const after = existing.slice(existing.indexOf(LATEST_END) + LATEST_END.length);
+  writeFileSync(DOCS, `${before}${LATEST_START}\n${latestSection(latestResults())}\n${LATEST_END}${after}`);
+  writeFileSync(SVG, renderChart(latestResults()));
+  return [relative(REPO_DIR, DOCS), relative(REPO_DIR, SVG)];
 };
 
 /** Regenerates the latest-figures section and the chart, and appends one history row for `result`. */

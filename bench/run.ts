@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { Bench, type BenchOptions, type Scenario } from './harness';
+import { renderBenchmarkDocs } from './report';
 import { browseHttp } from './scenarios/browse-http';
 import { hotSkuHttp } from './scenarios/hot-sku-http';
 import { hotSkuInProcess } from './scenarios/hot-sku-inprocess';
@@ -13,7 +14,7 @@ import { recovery } from './scenarios/recovery';
 
 export const SCENARIOS: readonly Scenario[] = [hotSkuInProcess, hotSkuHttp, browseHttp, rebuild, rebuildMongo, recovery];
 
-const USAGE = `usage: npm run bench -- <scenario|all|list> [--rounds N] [--warmup N] [--duration S] [--connections N]
+const USAGE = `usage: npm run bench -- <scenario|all|list|docs> [--rounds N] [--warmup N] [--duration S] [--connections N]
                                            [--events A,B] [--ops N] [--redis URL] [--mongo URL]
                                            [--no-docs] [--quiet]`;
 
@@ -45,6 +46,10 @@ const main = async (): Promise<number> => {
   if (values.help || !which) {
     process.stdout.write(`${USAGE}\n`);
     return which || values.help ? 0 : 2;
+  }
+  if (which === 'docs') {
+    process.stdout.write(`re-rendered ${renderBenchmarkDocs().join(', ')} from bench/results\n`);
+    return 0;
   }
   if (which === 'list') {
     for (const s of SCENARIOS) process.stdout.write(`${s.name.padEnd(20)} ${s.description}\n`);
