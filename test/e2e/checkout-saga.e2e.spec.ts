@@ -1,7 +1,10 @@
 import { expect } from 'chai';
 import { signWebhook } from '../../commands/payments/webhook-signature';
 import { streamName } from '../../domain/kernel/streams';
+import { join } from 'node:path';
 import { Tokens } from '../../infra/composition/root';
+import { SqliteCheckpointStore } from '../../infra/sqlite/sqlite-checkpoint-store';
+import { SqliteEventStore } from '../../infra/sqlite/sqlite-event-store';
 import { seedProduct, startCrest, type TestCrest } from '../support/crest-harness';
 import { expectStockInvariant, stockFromLog } from '../support/stock';
 import { waitFor } from '../support/wait-for';
@@ -153,6 +156,26 @@ describe('checkout saga over HTTP', function () {
   });
 
   describe('restarts', () => {
+    it('stores the saga checkpoint at a clean stop, so the next start handles nothing twice', async () => {
+      const crest = await startCrest({ CREST_PAYMENT_LATENCY_MS: '0' });
+      try {
+        await seedProduct(crest, 'CKPT-1', 5);
+        const placed = await placeOrder(crest, 'checkpoint-1', 'checkpointer', [{ sku: 'CKPT-1', quantity: 1 }]);
+        await crest.call('POST', `/v1/orders/${placed.body.orderId}/payment`, { body: { paymentToken: 'tok_ok' } });
+        await waitFor(async () => (await statusOf(crest, placed.body.orderId)) === 'confirmed', 10_000, 'the confirmation');
+        const head = await crest.running.container.get(Tokens.EventStore).headPosition({ categories: ['order', 'payment'] });
+        await crest.stop();
+        const reopened = new SqliteEventStore({ file: join(crest.dataDir, 'crest.sqlite'), synchronous: 'FULL' });
+        try {
+          expect(await new SqliteCheckpointStore(reopened.db).load('checkout-saga')).to.equal(head);
+        } finally {
+          await reopened.close();
+        }
+      } finally {
+        await crest.dispose();
+      }
+    });
+
     it('fires a due expiry after the app was stopped between OrderPlaced and the deadline', async () => {
       const overrides = { CREST_RESERVATION_TTL_MS: '1500', CREST_RESERVATION_GRACE_MS: '60000' };
       const first = await startCrest(overrides);
