@@ -26,10 +26,12 @@ export interface BareServer {
   close(): Promise<void>;
 }
 
-export const startBareServer = async (): Promise<BareServer> => {
+/** `bodies` adds GET routes answering fixed JSON text: the same bytes as a Crest answer, without Crest's work. */
+export const startBareServer = async (bodies: Readonly<Record<string, string>> = {}): Promise<BareServer> => {
   const app = Fastify({ logger: false });
   app.post('/noop', async (_request, reply) => reply.status(202).send(ACCEPTED));
   app.get('/bare', async () => PRODUCT);
+  for (const [path, body] of Object.entries(bodies)) app.get(path, async (_request, reply) => reply.type('application/json; charset=utf-8').send(body));
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   return { url, close: () => app.close() };
 };

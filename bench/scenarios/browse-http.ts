@@ -39,13 +39,15 @@ export const browseHttp: Scenario = {
     const dir = mkdtempSync(join(tmpdir(), 'crest-bench-browse-'));
     const seeded = await seedLog(dir, PRODUCTS * 2 + 20_000, PRODUCTS, false);
     const { crest, config } = await startBenchCrest(dir);
-    const bare = await startBareServer();
+    const sameBytes: Record<string, string> = {};
+    for (const [bareRoute, path] of [['/bare-card', cardPaths()[0]!], ['/bare-category', categoryPaths()[0]!]] as const) {
+      const probe = await call<{ items?: unknown[] }>(crest.url, 'GET', path);
+      if (probe.status !== 200) throw new Error(`GET ${path}: ${probe.status}`);
+      sameBytes[bareRoute] = JSON.stringify(probe.body);
+    }
+    const bare = await startBareServer(sameBytes);
     const generator = await LoadGenerator.start();
     try {
-      for (const path of [cardPaths()[0]!, categoryPaths()[0]!]) {
-        const probe = await call<{ items?: unknown[] }>(crest.url, 'GET', path);
-        if (probe.status !== 200) throw new Error(`GET ${path}: ${probe.status}`);
-      }
       bench.condition('server', `Crest startAllInOne in the harness process (${describeConfig(config)}), read cache on (card TTL ${config.CREST_CACHE_TTL_MS} ms, browse TTL ${config.CREST_BROWSE_CACHE_TTL_MS} ms); bare Fastify in the same process`);
       bench.condition('data', `${PRODUCTS} listed products in ${CATEGORIES} categories with stock and ${(seeded - PRODUCTS * 2).toLocaleString('en')} order events (bench/seed-log.ts)`);
       bench.condition('load', `forked generator process (undici Pool, ${connections} keep-alive connections); ${durationMs / 1000} s measured per run after 1 s of unrecorded load; 2 CPU cores shared by server and generator`);
@@ -57,6 +59,12 @@ export const browseHttp: Scenario = {
         { id: 'category', label: 'GET /v1/products?category=', request: { kind: 'get', paths: categoryPaths() }, origin: crest.url },
         { id: 'bare', label: 'bare Fastify GET', request: { kind: 'get', paths: ['/bare'] }, origin: bare.url },
       ];
+      // not a target: the same bytes as a Crest card or page from a bare route, to tell Crest's work from payload size
+      const sameByteRoutes = [
+        { id: 'bareCard', label: `bare Fastify GET, same ${Buffer.byteLength(sameBytes['/bare-card']!)} bytes as a card`, request: { kind: 'get', paths: ['/bare-card'] } as RequestSpec },
+        { id: 'bareCategory', label: `bare Fastify GET, same ${Buffer.byteLength(sameBytes['/bare-category']!)} bytes as a category page`, request: { kind: 'get', paths: ['/bare-category'] } as RequestSpec },
+      ];
+      for (const r of sameByteRoutes) bench.metric({ id: r.id, label: `${r.label}, closed`, unit: 'req/s', role: 'baseline', chart: 'throughput' });
       for (const r of routes) {
         const role = r.id === 'bare' ? 'baseline' : 'crest';
         bench.metric({ id: r.id, label: `${r.label}, closed`, unit: 'req/s', role, chart: 'throughput' });
@@ -87,6 +95,11 @@ export const browseHttp: Scenario = {
           bench.record(`${r.id}ClosedP99`, run.latency.p99);
           bench.log(describeRun(`${r.id} closed`, run));
         }
+        for (const r of sameByteRoutes) {
+          const run = watch.see(`${r.id} closed`, await generator.run(spec(bare.url, r.request, 'closed')));
+          bench.record(r.id, run.goodput);
+          bench.log(describeRun(`${r.id} closed`, run));
+        }
         const rate = closed.bare!.goodput * LOAD_FRACTION;
         for (const r of order) {
           const run = watch.see(`${r.id} open`, await generator.run(spec(r.origin, r.request, 'open', rate)));
@@ -108,6 +121,8 @@ export const browseHttp: Scenario = {
       }
       bench.ratio('card/bare', 'card', 'bare');
       bench.ratio('category/bare', 'category', 'bare');
+      bench.ratio('card/bare-same-bytes', 'card', 'bareCard');
+      bench.ratio('category/bare-same-bytes', 'category', 'bareCategory');
       bench.target('product card vs bare GET (closed, goodput)', 'ratio:card/bare', '>=', 0.9, 'x');
       bench.target('category page vs bare GET (closed, goodput)', 'ratio:category/bare', '>=', 0.9, 'x');
       bench.target(`product card p99 at ${LOAD_FRACTION * 100}% of the bare rate (open)`, 'cardP99', '<=', 5, 'ms');
