@@ -330,12 +330,13 @@ export const startAllInOne = async (config: CrestConfig, given: CompositionOptio
   });
   for (const runner of runners) await runner.start();
   const saga = container.get(Tokens.CheckoutRunner);
-  // the saga rebuilds its deadlines from the log first; on a long log that must not hold up serving
-  const sagaStarted = saga.start().catch((error: unknown) => options.logger.error({ err: error }, 'the checkout saga failed to start'));
   const relay = container.get(Tokens.Relay);
   await relay?.start();
   const app = await container.getAsync(Tokens.HttpApp);
   const url = await app.listen({ port: config.PORT, host: config.HOST });
+  // the saga restores its deadlines and loads the writers of SKUs holding reservations, which is synchronous SQLite
+  // work: it starts once the process listens (/health/ready waits for it) so that liveness answers at once
+  const sagaStarted = saga.start().catch((error: unknown) => options.logger.error({ err: error }, 'the checkout saga failed to start'));
   let stopping: Promise<void> | undefined;
   return {
     app,
