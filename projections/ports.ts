@@ -24,6 +24,8 @@ export interface ReadModelStore {
 export interface ProjectionObserver {
   batchApplied(runner: string, events: number, position: number, lagSeconds: number): void;
   caughtUp(runner: string, position: number, seconds: number, events: number): void;
+  /** While replaying towards the head it started with, at most every few seconds: how far it has got. */
+  catchingUp(runner: string, position: number, head: number, events: number, seconds: number): void;
   failed(runner: string, error: unknown, event: RecordedEvent | undefined): void;
   skipped(runner: string, error: unknown, event: RecordedEvent): void;
   /** The stored checkpoint is past the log's head (the read models were built from another log): they are rebuilt. */

@@ -37,6 +37,11 @@ class RecordingObserver implements ProjectionObserver {
     this.skips.push({ runner, error, event });
   }
 
+  readonly progress: Array<{ position: number; head: number; events: number }> = [];
+  catchingUp(_runner: string, position: number, head: number, events: number): void {
+    this.progress.push({ position, head, events });
+  }
+
   readonly aheadOfLog: Array<{ runner: string; checkpoint: number; head: number }> = [];
   checkpointAheadOfLog(runner: string, checkpoint: number, head: number): void {
     this.aheadOfLog.push({ runner, checkpoint, head });
@@ -148,12 +153,13 @@ describe('ProjectionRunner (with MemoryEventStore and MemoryReadModels)', () => 
   let observer: RecordingObserver;
   let runners: ProjectionRunner[];
 
-  const newRunner = (options: { batchSize?: number; poisonPolicy?: PoisonPolicy; observer?: RecordingObserver } = {}): ProjectionRunner => {
+  const newRunner = (options: { batchSize?: number; poisonPolicy?: PoisonPolicy; observer?: RecordingObserver; progressEveryMs?: number } = {}): ProjectionRunner => {
     const runner = new ProjectionRunner(store, target, options.observer ?? observer, {
       name: 'read-models',
       projections,
       batchSize: options.batchSize ?? 3,
       poisonPolicy: options.poisonPolicy ?? 'stop',
+      ...(options.progressEveryMs === undefined ? {} : { progressEveryMs: options.progressEveryMs }),
     });
     runners.push(runner);
     return runner;
@@ -199,6 +205,20 @@ describe('ProjectionRunner (with MemoryEventStore and MemoryReadModels)', () => 
       expect(await readModels.order(ORDER)).to.include({ status: 'awaiting_payment', totalCents: 5998 });
       expect((await readModels.customerOrders(CUSTOMER, 10)).items.map((o) => o.orderId)).to.deep.equal([ORDER]);
       expect((await readModels.browse({ sort: 'price', limit: 10 })).items.map((p) => p.sku)).to.deep.equal(['MUG', 'KETTLE']);
+    });
+
+    it('reports its progress while replaying towards the head it started with, and not after', async () => {
+      const { head } = await seed(store);
+      const runner = newRunner({ batchSize: 3, progressEveryMs: 0 });
+      await runner.start();
+      await waitFor(() => runner.ready, 5000, 'the runner to be ready');
+      expect(observer.progress).to.deep.equal([
+        { position: 3, head, events: 3 },
+        { position: 6, head, events: 6 },
+      ]);
+      await appendUnrelated(store);
+      await waitFor(() => runner.position > head, 5000, 'the live event');
+      expect(observer.progress).to.have.length(2);
     });
 
     it('is ready at once over an empty log', async () => {

@@ -11,6 +11,8 @@ export interface ProjectionRunnerOptions {
   readonly projections: readonly Projection[];
   readonly batchSize: number;
   readonly poisonPolicy: PoisonPolicy;
+  /** How often a runner replaying towards its start-time head reports progress; default 5 s. */
+  readonly progressEveryMs?: number;
 }
 
 /**
@@ -24,6 +26,7 @@ export class ProjectionRunner {
   private startedAt = 0;
   private replayed = 0;
   private reportedCaughtUp = false;
+  private progressReportedAt = 0;
   private failure: unknown;
   private readonly waiters = new PositionWaiters();
   private readonly changeListeners: Array<(changes: readonly DocumentChange[]) => void> = [];
@@ -68,6 +71,7 @@ export class ProjectionRunner {
     }
     this.current = checkpoint ?? 0;
     this.startedAt = performance.now();
+    this.progressReportedAt = this.startedAt;
     this.replayed = 0;
     this.reportedCaughtUp = false;
     this.checkCaughtUp();
@@ -151,6 +155,10 @@ export class ProjectionRunner {
   }
 
   private checkCaughtUp(): void {
+    if (!this.reportedCaughtUp && this.replayed > 0 && this.current < this.startHead && performance.now() - this.progressReportedAt >= (this.options.progressEveryMs ?? 5000)) {
+      this.progressReportedAt = performance.now();
+      this.observer.catchingUp(this.name, this.current, this.startHead, this.replayed, (this.progressReportedAt - this.startedAt) / 1000);
+    }
     if (this.reportedCaughtUp || this.current < this.startHead) return;
     this.reportedCaughtUp = true;
     this.observer.caughtUp(this.name, this.current, (performance.now() - this.startedAt) / 1000, this.replayed);

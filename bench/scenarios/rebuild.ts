@@ -45,6 +45,7 @@ export const projectAll = async (store: SqliteEventStore, batch: number, target:
       failed: (_name, error) => failed(error),
       skipped: () => {},
       checkpointAheadOfLog: () => {},
+      catchingUp: () => {},
     },
     { name: 'read-models', projections: [productsProjection, inventoryProjection, ordersProjection, customerOrdersProjection], batchSize: batch, poisonPolicy: 'stop' },
   );

@@ -154,6 +154,14 @@ export class CrestMetrics {
         this.projectionPosition.set({ projection: runner }, position);
         this.projectionLag.set({ projection: runner }, lagSeconds);
       },
+      catchingUp: (runner, position, head, events, seconds) => {
+        const rate = events / Math.max(seconds, 0.001);
+        const left = Math.max(0, head - position);
+        logger.info(
+          { projection: runner, position, head, events, eventsPerSecond: Math.round(rate) },
+          `read models catching up: ${Math.floor((position / Math.max(head, 1)) * 100)}% (position ${position} of ${head}, ${Math.round(rate)} events/s, about ${Math.ceil(left / Math.max(rate, 1))} s left)`,
+        );
+      },
       caughtUp: (runner, position, seconds, events) =>
         logger.info({ projection: runner, position, events, seconds: Number(seconds.toFixed(3)) }, `read models caught up: ${events} events in ${seconds.toFixed(2)} s`),
       failed: (runner, error, event) => {
