@@ -79,6 +79,19 @@ describe('DeadlineTracker snapshots', () => {
     await tracker.stop();
   });
 
+  it('rebuilds from the whole log when the snapshot cannot be read', async () => {
+    const store = new CountingStore();
+    const snapshots = new MemorySnapshotStore();
+    await place(store, 'o1', 'A');
+    const head = (await store.headPosition())!;
+    await snapshots.save({ streamId: 'checkout-deadlines', revision: head, position: head, schemaVersion: 1, state: [null, 42] });
+    const tracker = new DeadlineTracker(store, { snapshots });
+    await tracker.start();
+    expect(store.delivered).to.equal(1);
+    expect(stateOf(tracker)).to.deep.equal({ pending: 1, awaitingOutcome: [], skus: ['A'] });
+    await tracker.stop();
+  });
+
   it('saves a snapshot every so many events while running', async () => {
     const store = new MemoryEventStore();
     const snapshots = new MemorySnapshotStore();

@@ -52,6 +52,7 @@ export class DeadlineTracker {
     const head = (await this.store.headPosition({ categories: ['order', 'payment'] })) ?? 0;
     let caughtUp!: () => void;
     const reached = new Promise<void>((resolve) => (caughtUp = resolve));
+    const every = this.options.snapshotEvery ?? 10_000;
     let live = head <= this.position;
     if (live) caughtUp();
     const after = this.position > 0 ? { after: this.position } : {};
@@ -59,13 +60,13 @@ export class DeadlineTracker {
       for (const e of batch) this.apply(e);
       this.position = batch[batch.length - 1]!.position;
       this.eventsSinceSnapshot += batch.length;
-      // one snapshot when the replay at start ends, then one per max(snapshotEvery, pending) events: O(1) per event
-      const replaying = !live;
+      // one snapshot when the replay at start ends, then one per max(every, pending) events: O(1) per event
+      const due = live ? Math.max(every, this.pending.size) : every;
       if (this.position >= head) {
         live = true;
         caughtUp();
       }
-      if (live && this.eventsSinceSnapshot >= (replaying ? (this.options.snapshotEvery ?? 10_000) : Math.max(this.options.snapshotEvery ?? 10_000, this.pending.size))) this.snapshot();
+      if (live && this.eventsSinceSnapshot >= due) this.snapshot();
     });
     await Promise.race([reached, this.subscription.done]);
   }
@@ -77,14 +78,20 @@ export class DeadlineTracker {
     await this.snapshotting;
   }
 
+  /** The snapshot's position, or 0 (replay everything) when there is none or it cannot be read. */
   private async restore(): Promise<number> {
-    const snapshot = await this.options.snapshots?.load(SNAPSHOT_STREAM).catch(() => undefined);
-    if (!snapshot || snapshot.schemaVersion !== SNAPSHOT_VERSION || !Array.isArray(snapshot.state)) return 0;
-    for (const [orderId, expiresAt, skus, outcomeKnown, paymentId, amountCents, paymentToken] of snapshot.state as StoredPending[]) {
-      const payment = paymentId === undefined ? undefined : { paymentId, amountCents: amountCents!, paymentToken: paymentToken! };
-      this.pending.set(orderId, { expiresAt, skus, outcomeKnown, ...(payment ? { payment } : {}) });
+    try {
+      const snapshot = await this.options.snapshots?.load(SNAPSHOT_STREAM);
+      if (!snapshot || snapshot.schemaVersion !== SNAPSHOT_VERSION || !Array.isArray(snapshot.state)) return 0;
+      for (const [orderId, expiresAt, skus, outcomeKnown, paymentId, amountCents, paymentToken] of snapshot.state as StoredPending[]) {
+        const payment = paymentId === undefined ? undefined : { paymentId, amountCents: amountCents!, paymentToken: paymentToken! };
+        this.pending.set(orderId, { expiresAt, skus: [...skus], outcomeKnown, ...(payment ? { payment } : {}) });
+      }
+      return snapshot.position;
+    } catch {
+      this.pending.clear();
+      return 0;
     }
-    return snapshot.position;
   }
 
   private snapshot(): void {
