@@ -34,7 +34,7 @@ export interface CommandRouteDeps {
   readonly stock: StockCommands;
   readonly checkout: Checkout;
   readonly paymentCallbacks: PaymentCallbacks;
-  readonly webhookSecret: string;
+  readonly webhookSecrets: readonly string[];
   readonly clock: Clock;
   readonly orderWaitMs: number;
 }
@@ -140,7 +140,7 @@ export const commandRoutes =
         // the signature is checked on the raw body before anything else looks at it
         preValidation: async (request) => {
           const header = request.headers['crest-signature'];
-          const check = verifyWebhookSignature(typeof header === 'string' ? header : undefined, request.rawBody ?? '', deps.webhookSecret, Math.floor(deps.clock.now().getTime() / 1000));
+          const check = verifyWebhookSignature(typeof header === 'string' ? header : undefined, request.rawBody ?? '', deps.webhookSecrets, Math.floor(deps.clock.now().getTime() / 1000));
           if (!check.ok) throw new CommandRejectedError({ code: 'invalid_signature', message: check.reason });
         },
       },

@@ -96,8 +96,9 @@ export class Checkout {
     if (entry) entry.pendingAnnounced = true;
   }
 
-  async cancel(orderId: string, ctx: CommandContext): Promise<{ orderId: string; status: 'cancelled'; position: number }> {
-    const command = (): OrderCommand => ({ type: 'CancelOrder', orderId, now: this.deps.clock.now().toISOString() });
+  /** With `customerId` (a verified customer), another customer's order is refused as not found. */
+  async cancel(orderId: string, ctx: CommandContext, customerId?: string): Promise<{ orderId: string; status: 'cancelled'; position: number }> {
+    const command = (): OrderCommand => ({ type: 'CancelOrder', orderId, now: this.deps.clock.now().toISOString(), customerId });
     const result = await handleCommand(this.deps, streamName('order', orderId), orderDecider, command, ctx);
     // releasing is idempotent, so a cancel repeated after a crash finishes the job
     const position = await this.release(orderId, result.state.lines, 'cancelled', ctx);
@@ -105,9 +106,9 @@ export class Checkout {
   }
 
   /** Starts the order's one payment; asking again while it is in flight names the same payment. */
-  async requestPayment(orderId: string, paymentToken: string, ctx: CommandContext): Promise<{ orderId: string; status: string; paymentId: string; position: number }> {
+  async requestPayment(orderId: string, paymentToken: string, ctx: CommandContext, customerId?: string): Promise<{ orderId: string; status: string; paymentId: string; position: number }> {
     const paymentId = paymentIdFor(orderId);
-    const command = (): OrderCommand => ({ type: 'RequestPayment', orderId, paymentId, paymentToken, now: this.deps.clock.now().toISOString() });
+    const command = (): OrderCommand => ({ type: 'RequestPayment', orderId, paymentId, paymentToken, now: this.deps.clock.now().toISOString(), customerId });
     const result = await handleCommand(this.deps, streamName('order', orderId), orderDecider, command, ctx);
     return { orderId, status: result.state.status, paymentId: result.state.paymentId ?? paymentId, position: result.position };
   }

@@ -55,8 +55,15 @@ export type OrderCommand =
       readonly skus: readonly string[];
       readonly now: string;
     }
-  | { readonly type: 'CancelOrder'; readonly orderId: string; readonly now: string }
-  | { readonly type: 'RequestPayment'; readonly orderId: string; readonly paymentId: string; readonly paymentToken: string; readonly now: string }
+  | { readonly type: 'CancelOrder'; readonly orderId: string; readonly now: string; readonly customerId?: string | undefined }
+  | {
+      readonly type: 'RequestPayment';
+      readonly orderId: string;
+      readonly paymentId: string;
+      readonly paymentToken: string;
+      readonly now: string;
+      readonly customerId?: string | undefined;
+    }
   | { readonly type: 'ConfirmOrder'; readonly orderId: string; readonly paymentId: string; readonly now: string }
   | { readonly type: 'FailOrderPayment'; readonly orderId: string; readonly paymentId: string; readonly reason: string; readonly now: string }
   | { readonly type: 'ExpireOrder'; readonly orderId: string; readonly now: string };
@@ -90,6 +97,9 @@ const initialState = (): OrderState => ({
 
 const notFound = <E>(orderId: string) => reject<E>('order_not_found', `Order ${orderId} does not exist`);
 
+/** With a verified customer, another customer's order reads as one that does not exist. */
+const notVisibleTo = (state: OrderState, customerId: string | undefined): boolean => state.status === 'none' || (customerId !== undefined && state.customerId !== customerId);
+
 const isPastDeadline = (state: OrderState, now: string): boolean => state.expiresAt !== undefined && Date.parse(now) >= Date.parse(state.expiresAt);
 
 export const orderTotal = (lines: readonly OrderLine[]): number => lines.reduce((sum, l) => sum + l.priceCents * l.quantity, 0);
@@ -122,6 +132,7 @@ const decide = (command: OrderCommand, state: OrderState): Decision<OrderEvent> 
         },
       });
     case 'CancelOrder':
+      if (notVisibleTo(state, command.customerId)) return notFound(command.orderId);
       switch (state.status) {
         case 'none':
           return reject('order_not_found', `Order ${command.orderId} does not exist`);
@@ -138,7 +149,7 @@ const decide = (command: OrderCommand, state: OrderState): Decision<OrderEvent> 
           return assertNever(state.status);
       }
     case 'RequestPayment':
-      if (state.status === 'none') return notFound(command.orderId);
+      if (notVisibleTo(state, command.customerId)) return notFound(command.orderId);
       if (state.status !== 'awaiting_payment' || isPastDeadline(state, command.now)) {
         return reject('order_not_payable', `Order ${command.orderId} is ${state.status === 'awaiting_payment' ? 'past its deadline' : state.status} and cannot be paid`, { status: state.status });
       }
@@ -149,6 +160,9 @@ const decide = (command: OrderCommand, state: OrderState): Decision<OrderEvent> 
       });
     case 'ConfirmOrder':
       if (state.status === 'none') return notFound(command.orderId);
+      if (command.paymentId !== state.paymentId) {
+        return reject('payment_mismatch', `Payment ${command.paymentId} is not the payment of order ${command.orderId}`, { paymentId: command.paymentId });
+      }
       if (state.status === 'confirmed') return unchanged();
       if (state.status !== 'awaiting_payment' || isPastDeadline(state, command.now)) {
         return reject('order_not_confirmable', `Order ${command.orderId} is ${state.status} and cannot be confirmed`, { status: state.status });

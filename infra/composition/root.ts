@@ -85,12 +85,19 @@ export const Tokens = {
   PaymentProvider: id<SimulatedPaymentProvider>('PaymentProvider'),
   CheckoutRunner: id<CheckoutRunner>('CheckoutRunner'),
   AdminToken: id<{ token: string; generated: boolean }>('AdminToken'),
-  WebhookSecret: id<{ secret: string; generated: boolean }>('WebhookSecret'),
+  WebhookSecret: id<WebhookSecrets>('WebhookSecret'),
   HttpApp: id<FastifyInstance>('HttpApp'),
   OpsApp: id<FastifyInstance>('OpsApp'),
   /** Readiness of a worker role, bound by the role that starts it. */
   WorkerReady: id<() => boolean>('WorkerReady'),
 };
+
+/** The secret that signs (the first) and every secret that verifies. */
+export interface WebhookSecrets {
+  readonly secret: string;
+  readonly secrets: readonly string[];
+  readonly generated: boolean;
+}
 
 export type Role = 'all' | 'serve' | 'inventory' | 'projections' | 'sagas' | 'relay';
 
@@ -254,10 +261,11 @@ export const createContainer = (config: CrestConfig, options: CompositionOptions
       { tickMs: config.CREST_SAGA_TICK_MS, paymentRetries: config.CREST_PAYMENT_RETRIES, paymentBackoffMs: config.CREST_PAYMENT_BACKOFF_MS },
     );
   });
+  const generatedSecret = randomBytes(24).toString('base64url');
   c.bind(Tokens.WebhookSecret).toConstantValue(
     config.CREST_PAYMENT_WEBHOOK_SECRET
-      ? { secret: config.CREST_PAYMENT_WEBHOOK_SECRET, generated: false }
-      : { secret: randomBytes(24).toString('base64url'), generated: true },
+      ? { secret: config.CREST_PAYMENT_WEBHOOK_SECRET[0]!, secrets: config.CREST_PAYMENT_WEBHOOK_SECRET, generated: false }
+      : { secret: generatedSecret, secrets: [generatedSecret], generated: true },
   );
   c.bind(Tokens.AdminToken).toConstantValue(
     config.CREST_ADMIN_TOKEN ? { token: config.CREST_ADMIN_TOKEN, generated: false } : { token: randomBytes(24).toString('base64url'), generated: true },
@@ -280,7 +288,7 @@ export const createContainer = (config: CrestConfig, options: CompositionOptions
           stock: ctx.get(Tokens.Stock),
           checkout: ctx.get(Tokens.Checkout),
           paymentCallbacks: ctx.get(Tokens.PaymentCallbacks),
-          webhookSecret: ctx.get(Tokens.WebhookSecret).secret,
+          webhookSecrets: ctx.get(Tokens.WebhookSecret).secrets,
           clock: ctx.get(Tokens.Clock),
           orderWaitMs: config.CREST_ORDER_WAIT_MS,
         }),
@@ -294,7 +302,7 @@ export interface RunningCrest {
   readonly app: FastifyInstance;
   readonly url: string;
   readonly adminToken: { token: string; generated: boolean };
-  readonly webhookSecret: { secret: string; generated: boolean };
+  readonly webhookSecret: WebhookSecrets;
   readonly container: Container;
   stop(): Promise<void>;
 }

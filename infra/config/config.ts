@@ -31,7 +31,21 @@ export const ConfigSchema = z.object({
   CREST_RESERVATION_TTL_MS: int(1000).default(900_000),
   CREST_RESERVATION_GRACE_MS: int(0).default(60_000),
   CREST_PAYMENT_LATENCY_MS: int(0, 600_000).default(20),
-  CREST_PAYMENT_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  // several secrets, comma-separated, while one is rotated: any of them verifies, the first one signs
+  CREST_PAYMENT_WEBHOOK_SECRET: z
+    .string()
+    .transform((s) => s.split(',').map((p) => p.trim()))
+    .refine((list) => list.every((p) => p.length >= 16), 'each secret (comma-separated) must be at least 16 characters')
+    .optional(),
+  CREST_CUSTOMER_AUTH: z.enum(['off', 'jwt']).default('off'),
+  CREST_CUSTOMER_JWT_SECRET: z.string().min(32, 'must be at least 32 characters (an HS256 key of 256 bits)').optional(),
+  CREST_CUSTOMER_JWKS_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  CREST_CUSTOMER_JWT_ISSUER: z.string().min(1).optional(),
+  CREST_CUSTOMER_JWT_AUDIENCE: z.string().min(1).optional(),
+  CREST_RATE_LIMIT_IP_PER_SEC: int(0).default(0),
+  CREST_HTTP_REQUEST_TIMEOUT_MS: int(1000, 600_000).default(30_000),
+  CREST_FOLLOWER_RETRY_MAX_MS: int(10, 600_000).default(5000),
+  CREST_FOLLOWER_STALL_MS: int(0, 600_000).default(2000),
   CREST_PAYMENT_RETRIES: int(1, 20).default(6),
   CREST_PAYMENT_BACKOFF_MS: int(1, 60_000).default(50),
   CREST_SAGA_TICK_MS: int(10, 60_000).default(250),
@@ -59,6 +73,15 @@ export class ConfigError extends Error {
   }
 }
 
+const SECRETS: ReadonlySet<string> = new Set(['CREST_ADMIN_TOKEN', 'CREST_PAYMENT_WEBHOOK_SECRET', 'CREST_CUSTOMER_JWT_SECRET']);
+
+/** A rejected value as an error message may show it: never a secret, never a password inside a URL. */
+const shown = (key: string, value: string | undefined): string => {
+  if (value === undefined) return '""';
+  if (SECRETS.has(key)) return `(hidden, ${value.length} characters)`;
+  return JSON.stringify(value.replace(/\/\/[^/@\s]*@/, '//***@'));
+};
+
 /** Parses settings from an environment-shaped record; empty strings count as unset. */
 export const parseConfig = (env: Readonly<Record<string, string | undefined>>, overrides: Partial<Record<keyof CrestConfig, string>> = {}): CrestConfig => {
   const input: Record<string, string> = {};
@@ -70,12 +93,15 @@ export const parseConfig = (env: Readonly<Record<string, string | undefined>>, o
     if (c.CREST_EVENT_STORE === 'eventstoredb' && !c.ESDB_CONNECTION_STRING) {
       ctx.addIssue({ code: 'custom', path: ['ESDB_CONNECTION_STRING'], message: 'is required when CREST_EVENT_STORE=eventstoredb' });
     }
+    if (c.CREST_CUSTOMER_AUTH === 'jwt' && !c.CREST_CUSTOMER_JWT_SECRET === !c.CREST_CUSTOMER_JWKS_URL) {
+      ctx.addIssue({ code: 'custom', path: ['CREST_CUSTOMER_AUTH'], message: 'jwt needs exactly one of CREST_CUSTOMER_JWT_SECRET (HS256) or CREST_CUSTOMER_JWKS_URL (RS256/ES256)' });
+    }
     if (c.CREST_READ_MODELS === 'sqlite' && c.CREST_EVENT_STORE === 'memory') {
       ctx.addIssue({ code: 'custom', path: ['CREST_READ_MODELS'], message: 'keeps read models across restarts, which an in-memory event store does not: use memory read models with it' });
     }
   }).safeParse(input);
   if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}=${JSON.stringify(input[String(i.path[0])] ?? '')}: ${i.message}`));
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}=${shown(String(i.path[0]), input[String(i.path[0])])}: ${i.message}`));
   }
   return parsed.data;
 };
