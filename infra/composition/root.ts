@@ -28,6 +28,7 @@ import type { ReadModelStore } from '../../projections/ports';
 import { Storefront, type Rendered } from '../../read-api/storefront';
 import { ConfigError, type CrestConfig } from '../config/config';
 import { buildHttpApp } from '../http/app';
+import { createCustomerAuth } from '../http/customer-auth';
 import { opsRoutes } from '../http/ops-routes';
 import { EventStoreDbCheckpointStore, EventStoreDbSnapshotStore } from '../eventstoredb/eventstoredb-bookkeeping';
 import { EventStoreDbEventStore } from '../eventstoredb/eventstoredb-event-store';
@@ -273,16 +274,33 @@ export const createContainer = (config: CrestConfig, options: CompositionOptions
   c.bind(Tokens.HttpApp).toDynamicValue(async (ctx) => {
     const metrics = ctx.get(Tokens.Metrics);
     const perSecond = (points: number) => (points > 0 ? new RateLimiterMemory({ points, duration: 1 }) : undefined);
+    const store = ctx.get(Tokens.EventStore);
     return buildHttpApp({
       logger: ctx.get(Tokens.Logger),
       adminToken: ctx.get(Tokens.AdminToken).token,
       customerLimiter: perSecond(config.CREST_RATE_LIMIT_CUSTOMER_PER_SEC),
       globalLimiter: perSecond(config.CREST_RATE_LIMIT_GLOBAL_PER_SEC),
+      ipLimiter: perSecond(config.CREST_RATE_LIMIT_IP_PER_SEC),
+      customerAuth:
+        config.CREST_CUSTOMER_AUTH === 'jwt'
+          ? createCustomerAuth({
+              secret: config.CREST_CUSTOMER_JWT_SECRET,
+              jwksUrl: config.CREST_CUSTOMER_JWKS_URL,
+              issuer: config.CREST_CUSTOMER_JWT_ISSUER,
+              audience: config.CREST_CUSTOMER_JWT_AUDIENCE,
+            })
+          : undefined,
+      requestTimeoutMs: config.CREST_HTTP_REQUEST_TIMEOUT_MS,
       maxEventLoopDelayMs: config.CREST_MAX_EVENT_LOOP_DELAY_MS,
       onResponse: (route, method, status, seconds) => metrics.observeHttp(route, method, status, seconds),
       routes: [
         opsRoutes({ registry: metrics.registry, ready: () => ctx.get(Tokens.Progress).ready() && (options.role === 'serve' || ctx.get(Tokens.CheckoutRunner).started) }),
-        readRoutes({ storefront: ctx.get(Tokens.Storefront), minPositionWaitMs: config.CREST_MIN_POSITION_WAIT_MS, cacheControl: 'public, max-age=1, stale-while-revalidate=5' }),
+        readRoutes({
+          storefront: ctx.get(Tokens.Storefront),
+          minPositionWaitMs: config.CREST_MIN_POSITION_WAIT_MS,
+          cacheControl: 'public, max-age=1, stale-while-revalidate=5',
+          logHead: () => store.headPosition(),
+        }),
         commandRoutes({
           products: ctx.get(Tokens.Products),
           stock: ctx.get(Tokens.Stock),

@@ -6,6 +6,7 @@ import { jsonSchemaTransform, validatorCompiler } from 'fastify-type-provider-zo
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { CustomerAuthenticator } from './customer-auth';
 import { HttpProblem, sendProblem } from './problem';
 
 /** Per-route policy that routes declare in `config` and this module enforces. */
@@ -31,6 +32,12 @@ export interface HttpAppOptions {
   readonly routes: readonly FastifyPluginAsync[];
   readonly onResponse?: (route: string, method: string, status: number, seconds: number) => void;
   readonly isReady?: () => boolean;
+  /** With CREST_CUSTOMER_AUTH=jwt: verifies customers on customer routes. */
+  readonly customerAuth?: CustomerAuthenticator | undefined;
+  /** Per client IP, for requests without a verified customer. */
+  readonly ipLimiter?: RateLimiterAbstract | undefined;
+  /** Whole-request bound (headers and body); a slower client gets 408 and the connection closes. */
+  readonly requestTimeoutMs?: number;
 }
 
 const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;

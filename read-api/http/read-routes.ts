@@ -11,6 +11,8 @@ export interface ReadRouteDeps {
   readonly minPositionWaitMs: number;
   /** Cache-Control for product cards and browse pages. */
   readonly cacheControl: string;
+  /** The event log's head: an X-Min-Position beyond it is answered at once instead of after the wait. */
+  readonly logHead?: () => Promise<number | undefined>;
 }
 
 const MinPositionHeaders = z.object({
