@@ -1,5 +1,6 @@
 import type { CheckpointStore } from '../domain/kernel/checkpoints';
-import type { EventStore, RecordedEvent, Subscription } from '../domain/kernel/event-store';
+import type { EventStore, RecordedEvent } from '../domain/kernel/event-store';
+import { LogFollower, type FollowerMonitor } from './log-follower';
 
 /** Where relayed events go (Kafka's `crest.events` in cluster mode). Resolves once the destination has them durably. */
 export interface IntegrationPublisher {
@@ -8,7 +9,6 @@ export interface IntegrationPublisher {
 
 export interface RelayObserver {
   relayed(events: number, position: number): void;
-  failed(error: unknown): void;
 }
 
 /**
@@ -16,34 +16,39 @@ export interface RelayObserver {
  * batch in flight is published again; every message carries its event id, so consumers drop the repeat.
  */
 export class EventRelay {
-  private subscription: Subscription | undefined;
+  private follower: LogFollower | undefined;
 
   constructor(
     private readonly store: EventStore,
     private readonly publisher: IntegrationPublisher,
     private readonly checkpoints: CheckpointStore,
     private readonly observer: RelayObserver,
-    private readonly options: { readonly name: string; readonly batchSize: number },
+    private readonly options: { readonly name: string; readonly batchSize: number; readonly monitor?: FollowerMonitor; readonly retryMaxMs?: number },
   ) {}
 
   get position(): number | undefined {
-    return this.subscription?.position;
+    return this.follower?.position;
   }
 
   async start(): Promise<void> {
     const after = await this.checkpoints.load(this.options.name);
-    const subscription = this.store.subscribeToAll({ ...(after === undefined ? {} : { after }), batchSize: this.options.batchSize }, async (batch) => {
-      await this.publisher.publish(batch);
-      const last = batch[batch.length - 1]!.position;
-      await this.checkpoints.save(this.options.name, last);
-      this.observer.relayed(batch.length, last);
-    });
-    this.subscription = subscription;
-    subscription.done.catch((error: unknown) => this.observer.failed(error));
+    // a broker that is down, or a checkpoint that cannot be saved, is retried with backoff: the relay never ends on it
+    this.follower = new LogFollower(
+      this.store,
+      { name: this.options.name, after, batchSize: this.options.batchSize, ...(this.options.retryMaxMs === undefined ? {} : { retryMaxMs: this.options.retryMaxMs }) },
+      async (batch) => {
+        await this.publisher.publish(batch);
+        const last = batch[batch.length - 1]!.position;
+        await this.checkpoints.save(this.options.name, last);
+        this.observer.relayed(batch.length, last);
+      },
+      this.options.monitor,
+    );
+    this.follower.start();
   }
 
   async stop(): Promise<void> {
-    await this.subscription?.close();
-    this.subscription = undefined;
+    await this.follower?.stop();
+    this.follower = undefined;
   }
 }

@@ -1,4 +1,5 @@
 import type { RecordedEvent } from '../domain/kernel/event-store';
+import { PoisonEventError } from './log-follower';
 import { applyGuarded, type PositionedDocument, type Projection } from './projection';
 import type { DocumentChange } from './ports';
 
@@ -17,14 +18,19 @@ export const foldBatch = (projections: readonly Projection[], events: readonly R
       const projection = projections[p]!;
       if (!projection.eventTypes.has(event.type)) continue;
       const docs = working[p]!;
-      for (const id of projection.documentIds(event)) {
-        let entry = docs.get(id);
-        if (!entry) {
-          const before = lookup(projection.name, id);
-          entry = { collection: projection.name, id, before, after: before };
-          docs.set(id, entry);
+      // the fold is pure: what fails here fails on every attempt, so it is a poison event, not a transient error
+      try {
+        for (const id of projection.documentIds(event)) {
+          let entry = docs.get(id);
+          if (!entry) {
+            const before = lookup(projection.name, id);
+            entry = { collection: projection.name, id, before, after: before };
+            docs.set(id, entry);
+          }
+          entry.after = applyGuarded(projection, entry.after, event, id);
         }
-        entry.after = applyGuarded(projection, entry.after, event, id);
+      } catch (error) {
+        throw new PoisonEventError(event, error);
       }
     }
   }
@@ -41,7 +47,11 @@ export const documentsTouched = (projections: readonly Projection[], events: rea
       if (!projection.eventTypes.has(event.type)) continue;
       let ids = touched.get(projection.name);
       if (!ids) touched.set(projection.name, (ids = new Set()));
-      for (const id of projection.documentIds(event)) ids.add(id);
+      try {
+        for (const id of projection.documentIds(event)) ids.add(id);
+      } catch (error) {
+        throw new PoisonEventError(event, error);
+      }
     }
   }
   return touched;

@@ -8,6 +8,7 @@ import { MemoryReadModels } from '../infra/memory/memory-read-models';
 import type { EventData } from '../test/support/recorded';
 import { waitFor } from '../test/support/wait-for';
 import type { Projection } from './projection';
+import { PoisonEventError } from './log-follower';
 import { ProjectionRunner, type PoisonPolicy } from './projection-runner';
 import type { DocumentChange, ProjectionObserver, ReadModelStore } from './ports';
 import { customerOrdersProjection, inventoryProjection, ordersProjection, productsProjection } from './read-models';
@@ -56,6 +57,8 @@ class InstrumentedReadModels implements ReadModelStore {
   /** Every event applyBatch was given and passed on to the real store, in order. */
   readonly applied: RecordedEvent[] = [];
   poisonId: string | undefined;
+  /** The next this many batches fail with a transient error. */
+  transientFailures = 0;
   private gate: { promise: Promise<void>; open: () => void } | undefined;
 
   constructor(readonly inner: MemoryReadModels) {}
@@ -74,7 +77,13 @@ class InstrumentedReadModels implements ReadModelStore {
 
   async applyBatch(runner: string, list: readonly Projection[], events: readonly RecordedEvent[], position: number): Promise<readonly DocumentChange[]> {
     while (this.gate) await this.gate.promise;
-    if (this.poisonId !== undefined && events.some((e) => e.id === this.poisonId)) throw new Error(`poison event ${this.poisonId}`);
+    const poison = events.find((e) => e.id === this.poisonId);
+    // what foldBatch raises when a projection's own code fails on an event
+    if (poison) throw new PoisonEventError(poison, new Error(`poison event ${this.poisonId}`));
+    if (this.transientFailures > 0) {
+      this.transientFailures -= 1;
+      throw new Error('SQLITE_BUSY: database is locked');
+    }
     this.applied.push(...events);
     return this.inner.applyBatch(runner, list, events, position);
   }
@@ -400,6 +409,45 @@ describe('ProjectionRunner (with MemoryEventStore and MemoryReadModels)', () => 
       await fresh.start();
       await waitFor(() => fresh.ready, 5000, 'the fresh runner to be ready');
       expect(await readAll(readModels)).to.deep.equal(await readAll(freshModels));
+    });
+  });
+
+  describe('transient failures of the read-model store', () => {
+    it('retries the failing batch with backoff, shows it in its status, and applies everything once the store answers', async () => {
+      // given a log and a read-model store that fails the next 4 batches as a locked database would
+      const { head } = await seed(store);
+      target.transientFailures = 4;
+      const statuses: string[] = [];
+      const runner = new ProjectionRunner(store, target, observer, {
+        name: 'read-models',
+        projections,
+        batchSize: 3,
+        poisonPolicy: 'stop',
+        retryMaxMs: 20,
+        monitor: {
+          attach: () => () => undefined,
+          retrying: (name, _error, attempt) => statuses.push(`${name} retry ${attempt}`),
+          recovered: (name, attempts) => statuses.push(`${name} recovered after ${attempts}`),
+          halted: () => statuses.push('halted'),
+          skipped: () => statuses.push('skipped'),
+        },
+      });
+      runners.push(runner);
+
+      // when it runs
+      await runner.start();
+      await waitFor(() => runner.ready, 5000, 'the runner to catch up');
+
+      // then it retried the same batch, never gave up, and the read models equal a clean run
+      expect(statuses).to.deep.equal(['read-models retry 1', 'read-models retry 2', 'read-models retry 3', 'read-models retry 4', 'read-models recovered after 4']);
+      expect(runner.failed).to.equal(undefined);
+      expect(runner.position).to.equal(head);
+      const clean = new MemoryReadModels();
+      const reference = new ProjectionRunner(store, clean, new RecordingObserver(), { name: 'reference', projections, batchSize: 100, poisonPolicy: 'stop' });
+      runners.push(reference);
+      await reference.start();
+      await waitFor(() => reference.ready, 5000, 'the reference runner');
+      expect(await readAll(readModels)).to.deep.equal(await readAll(clean));
     });
   });
 

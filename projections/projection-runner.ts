@@ -1,33 +1,36 @@
-import type { EventStore, RecordedEvent, Subscription } from '../domain/kernel/event-store';
+import type { EventStore, RecordedEvent } from '../domain/kernel/event-store';
+import { LogFollower, type FollowerMonitor, type PoisonPolicy } from './log-follower';
 import type { Projection } from './projection';
 import type { DocumentChange, ProjectionObserver, ReadModelStore } from './ports';
 import { PositionWaiters } from './position-waiters';
 
-/** `stop`: a failing event halts the projection (the default). `skip`: it is logged, counted and passed over. */
-export type PoisonPolicy = 'stop' | 'skip';
+export type { PoisonPolicy } from './log-follower';
 
 export interface ProjectionRunnerOptions {
   readonly name: string;
   readonly projections: readonly Projection[];
   readonly batchSize: number;
+  /** An event a projection cannot fold: `stop` halts the runner there (the default), `skip` passes over it. */
   readonly poisonPolicy: PoisonPolicy;
   /** How often a runner replaying towards its start-time head reports progress; default 5 s. */
   readonly progressEveryMs?: number;
+  readonly monitor?: FollowerMonitor;
+  readonly retryMaxMs?: number;
 }
 
 /**
- * Keeps a set of projections up to date: a catch-up subscription on the global log from the stored checkpoint,
- * batches applied through the read-model store (checkpoint with the batch), and waiters for read-your-writes.
+ * Keeps a set of projections up to date: a log follower from the stored checkpoint (it retries a failing read-model
+ * store until it answers), batches applied through the read-model store (checkpoint with the batch), and waiters
+ * for read-your-writes.
  */
 export class ProjectionRunner {
-  private subscription: Subscription | undefined;
+  private follower: LogFollower | undefined;
   private current = 0;
   private startHead = 0;
   private startedAt = 0;
   private replayed = 0;
   private reportedCaughtUp = false;
   private progressReportedAt = 0;
-  private failure: unknown;
   private readonly waiters = new PositionWaiters();
   private readonly changeListeners: Array<(changes: readonly DocumentChange[]) => void> = [];
 
@@ -47,13 +50,15 @@ export class ProjectionRunner {
     return this.current;
   }
 
-  get failed(): unknown {
-    return this.failure;
+  /** Why the runner halted (a poison event under the `stop` policy), or undefined while it runs. */
+  get failed(): string | undefined {
+    const status = this.follower?.status();
+    return status?.state === 'halted' ? status.lastError : undefined;
   }
 
-  /** True once the runner has passed the log's head as it was at start, and has not failed. */
+  /** True once the runner has passed the log's head as it was at start, and has not halted. */
   get ready(): boolean {
-    return this.failure === undefined && this.current >= this.startHead;
+    return this.failed === undefined && this.current >= this.startHead;
   }
 
   onChanges(listener: (changes: readonly DocumentChange[]) => void): void {
@@ -61,7 +66,6 @@ export class ProjectionRunner {
   }
 
   async start(): Promise<void> {
-    this.failure = undefined;
     let checkpoint = await this.target.loadCheckpoint(this.name);
     this.startHead = (await this.store.headPosition()) ?? 0;
     if (checkpoint !== undefined && checkpoint > this.startHead) {
@@ -75,22 +79,36 @@ export class ProjectionRunner {
     this.replayed = 0;
     this.reportedCaughtUp = false;
     this.checkCaughtUp();
-    const subscription = this.store.subscribeToAll({ ...(checkpoint === undefined ? {} : { after: checkpoint }), batchSize: this.options.batchSize }, (batch) =>
-      this.handle(batch),
+    const monitor = this.options.monitor;
+    this.follower = new LogFollower(
+      this.store,
+      {
+        name: this.name,
+        after: checkpoint,
+        batchSize: this.options.batchSize,
+        poisonPolicy: this.options.poisonPolicy,
+        ...(this.options.retryMaxMs === undefined ? {} : { retryMaxMs: this.options.retryMaxMs }),
+      },
+      (batch) => this.handle(batch),
+      {
+        attach: (status) => monitor?.attach(status) ?? (() => undefined),
+        retrying: (...args) => monitor?.retrying(...args),
+        recovered: (...args) => monitor?.recovered(...args),
+        // the projection observer logs and counts these under the runner's own metrics
+        halted: (name, error, event) => {
+          this.waiters.cancelAll();
+          this.observer.failed(name, error, event);
+        },
+        skipped: (name, error, event) => this.observer.skipped(name, error, event),
+      },
     );
-    this.subscription = subscription;
-    subscription.done.catch((error: unknown) => {
-      // a batch that failed under the 'stop' policy has already been reported by handle()
-      if (this.subscription !== subscription || this.failure !== undefined) return;
-      this.failure = error;
-      this.observer.failed(this.name, error, undefined);
-    });
+    this.follower.start();
   }
 
   async stop(): Promise<void> {
-    const subscription = this.subscription;
-    this.subscription = undefined;
-    await subscription?.close();
+    const follower = this.follower;
+    this.follower = undefined;
+    await follower?.stop();
     this.waiters.cancelAll();
   }
 
@@ -104,45 +122,15 @@ export class ProjectionRunner {
   /** Resolves true once the runner has passed `position`, or false after `timeoutMs`. */
   waitFor(position: number, timeoutMs: number): Promise<boolean> {
     if (this.current >= position) return Promise.resolve(true);
-    if (this.failure !== undefined) return Promise.resolve(false);
+    if (this.failed !== undefined) return Promise.resolve(false);
     return this.waiters.wait(position, timeoutMs);
   }
 
   private async handle(batch: readonly RecordedEvent[]): Promise<void> {
     const relevant = batch.filter((e) => this.options.projections.some((p) => p.eventTypes.has(e.type)));
     const last = batch[batch.length - 1]!;
-    let changes: readonly DocumentChange[];
-    try {
-      changes = await this.target.applyBatch(this.name, this.options.projections, relevant, last.position);
-    } catch {
-      changes = await this.applyOneByOne(relevant, last.position);
-    }
+    const changes = await this.target.applyBatch(this.name, this.options.projections, relevant, last.position);
     this.advance(last, batch.length, changes);
-  }
-
-  /**
-   * The poison-event path: apply the batch event by event to find the failing ones. With `stop`, everything before
-   * the failing event is kept, the runner halts there and reports that event; with `skip`, it is passed over.
-   */
-  private async applyOneByOne(events: readonly RecordedEvent[], lastPosition: number): Promise<DocumentChange[]> {
-    const changes: DocumentChange[] = [];
-    for (const event of events) {
-      try {
-        changes.push(...(await this.target.applyBatch(this.name, this.options.projections, [event], event.position)));
-      } catch (error) {
-        if (this.options.poisonPolicy === 'skip') {
-          this.observer.skipped(this.name, error, event);
-          continue;
-        }
-        const before = event.position - 1;
-        if (before > this.current) this.advance({ ...event, position: before }, 0, changes);
-        this.failure = error;
-        this.observer.failed(this.name, error, event);
-        throw error;
-      }
-    }
-    await this.target.applyBatch(this.name, this.options.projections, [], lastPosition);
-    return changes;
   }
 
   private advance(last: RecordedEvent, events: number, changes: readonly DocumentChange[]): void {

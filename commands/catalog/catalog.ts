@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
-import type { EventStore, RecordedEvent, Subscription } from '../../domain/kernel/event-store';
+import type { EventStore, RecordedEvent } from '../../domain/kernel/event-store';
+import { LogFollower, type FollowerMonitor } from '../../projections/log-follower';
 import { idOf, streamName } from '../../domain/kernel/streams';
 import { productDecider, type ProductEvent, type ProductState } from '../../domain/product/product';
 import { loadStream } from '../handle-command';
@@ -16,24 +17,32 @@ export interface CatalogEntry {
  */
 export class Catalog {
   private readonly entries: LRUCache<string, CatalogEntry>;
-  private subscription: Subscription | undefined;
+  private follower: LogFollower | undefined;
 
   constructor(
     private readonly store: EventStore,
     maxEntries = 200_000,
+    private readonly monitor?: FollowerMonitor,
   ) {
     this.entries = new LRUCache({ max: maxEntries });
   }
 
   async start(): Promise<void> {
     const head = await this.store.headPosition({ categories: ['product'] });
-    this.subscription = this.store.subscribeToAll({ ...(head === undefined ? {} : { after: head }), filter: { categories: ['product'] } }, (batch) => {
-      for (const e of batch) this.apply(e);
-    });
+    this.follower = new LogFollower(
+      this.store,
+      { name: 'catalogue', after: head, filter: { categories: ['product'] } },
+      (batch) => {
+        for (const e of batch) this.apply(e);
+      },
+      this.monitor,
+    );
+    this.follower.start();
   }
 
   async stop(): Promise<void> {
-    await this.subscription?.close();
+    await this.follower?.stop();
+    this.follower = undefined;
   }
 
   /** The product as last seen; with `fresh`, read from the store now. */

@@ -1,5 +1,7 @@
 import { dueCommands, onRejected, react, type CheckoutCommand, type CheckoutTrigger } from '../../domain/checkout/checkout-process';
-import type { RecordedEvent, Subscription } from '../../domain/kernel/event-store';
+import type { RecordedEvent } from '../../domain/kernel/event-store';
+import { validateEvent } from '../../domain/events';
+import { LogFollower, PoisonEventError, type FollowerMonitor, type PoisonPolicy } from '../../projections/log-follower';
 import { streamName } from '../../domain/kernel/streams';
 import { orderDecider, type OrderCommand, type OrderState } from '../../domain/order/order';
 import { paymentDecider, type PaymentCommand, type PaymentState } from '../../domain/payment/payment';
@@ -26,6 +28,12 @@ export interface CheckoutRunnerOptions {
   readonly random?: () => number;
   /** Save the subscription checkpoint at most this often (and at stop); a crash re-handles at most this much. */
   readonly checkpointEveryMs?: number;
+  /** Where its log follower reports retries and stalls. */
+  readonly monitor?: FollowerMonitor;
+  /** An order or payment event that does not decode: halt the saga there (`stop`) or pass over it (`skip`). */
+  readonly poisonPolicy?: PoisonPolicy;
+  /** Cap of the backoff between attempts of a failing step (store locked, writer unavailable). */
+  readonly retryMaxMs?: number;
 }
 
 const CHECKPOINT = 'checkout-saga';
@@ -48,7 +56,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * from the log at start, checked by one scheduler loop: due expiries fire after a restart.
  */
 export class CheckoutRunner {
-  private subscription: Subscription | undefined;
+  private follower: LogFollower | undefined;
   private scheduler: NodeJS.Timeout | undefined;
   private readonly payments = new Set<Promise<void>>();
   private stopped = false;
@@ -78,13 +86,22 @@ export class CheckoutRunner {
     await this.tracker.start();
     for (const sku of this.tracker.skusHoldingReservations()) await this.inventory.figures(sku).catch(() => undefined);
     const after = await this.checkpoints.load(CHECKPOINT);
-    const subscription = this.deps.store.subscribeToAll({ ...(after === undefined ? {} : { after }), filter: { categories: ['order', 'payment'] }, batchSize: 200 }, (batch) =>
-      this.handleBatch(batch),
+    // a step that fails (the store is locked, a writer is unavailable) is retried with backoff until it succeeds:
+    // a captured payment must always end in a confirmed order and sold units
+    this.follower = new LogFollower(
+      this.deps.store,
+      {
+        name: CHECKPOINT,
+        after,
+        filter: { categories: ['order', 'payment'] },
+        batchSize: 200,
+        poisonPolicy: this.options.poisonPolicy ?? 'stop',
+        ...(this.options.retryMaxMs === undefined ? {} : { retryMaxMs: this.options.retryMaxMs }),
+      },
+      (batch) => this.handleBatch(batch),
+      this.options.monitor,
     );
-    this.subscription = subscription;
-    subscription.done.catch((error: unknown) => {
-      if (this.subscription === subscription) this.observer.failed(error);
-    });
+    this.follower.start();
     // payments that were in flight when the process stopped are asked for again (the provider is idempotent)
     for (const pending of this.tracker.awaitingPaymentOutcome()) {
       this.startPayment({ type: 'StartPayment', commandId: `${pending.orderId}:pay`, ...pending });
@@ -102,9 +119,9 @@ export class CheckoutRunner {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.scheduler) clearInterval(this.scheduler);
-    const subscription = this.subscription;
-    this.subscription = undefined;
-    await subscription?.close();
+    const follower = this.follower;
+    this.follower = undefined;
+    await follower?.stop();
     await this.saveCheckpoint().catch((error: unknown) => this.observer.failed(error));
     await this.tracker.stop();
     await Promise.allSettled([...this.payments]);
@@ -129,10 +146,16 @@ export class CheckoutRunner {
   }
 
   private async handle(event: RecordedEvent): Promise<void> {
-    const orderId = (event.data as { orderId: string }).orderId;
+    let trigger: CheckoutTrigger;
+    try {
+      trigger = validateEvent({ type: event.type, data: event.data } as CheckoutTrigger);
+    } catch (error) {
+      throw new PoisonEventError(event, error);
+    }
+    const orderId = trigger.data.orderId;
     const { order, payment } = await this.load(orderId);
     const ctx = { commandId: event.id, correlationId: String(event.metadata.correlationId ?? orderId), causationId: event.id };
-    await this.executeAll(react({ type: event.type, data: event.data } as CheckoutTrigger, order, payment), ctx);
+    await this.executeAll(react(trigger, order, payment), ctx);
   }
 
   private async fireDueDeadlines(): Promise<void> {
@@ -229,12 +252,24 @@ export class CheckoutRunner {
     if (!again.ok) this.observer.fulfilmentProblem(orderId, sku, `confirmed order lost its reservation and stock could not be re-reserved: ${again.rejection.code}`);
   }
 
-  /** Charging runs beside the subscription: a slow or flaky provider must not hold up every other order. */
+  /**
+   * Charging runs beside the subscription: a slow or flaky provider must not hold up every other order. Recording
+   * the payment is retried until the store takes it (or the runner stops); the provider call has its own budget.
+   */
   private startPayment(command: Extract<CheckoutCommand, { type: 'StartPayment' }>): void {
     const run = (async () => {
       const ctx = { commandId: command.commandId, correlationId: command.orderId };
-      const now = this.deps.clock.now().toISOString();
-      await handleCommand(this.deps, streamName('payment', command.paymentId), paymentDecider, (): PaymentCommand => ({ type: 'InitiatePayment', paymentId: command.paymentId, orderId: command.orderId, amountCents: command.amountCents, now }), ctx);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const now = this.deps.clock.now().toISOString();
+          await handleCommand(this.deps, streamName('payment', command.paymentId), paymentDecider, (): PaymentCommand => ({ type: 'InitiatePayment', paymentId: command.paymentId, orderId: command.orderId, amountCents: command.amountCents, now }), ctx);
+          break;
+        } catch (error) {
+          if (error instanceof CommandRejectedError || this.stopped) throw error;
+          this.observer.failed(error);
+          await sleep(Math.min(this.options.retryMaxMs ?? 5000, this.random() * this.options.paymentBackoffMs * 2 ** Math.min(attempt, 16)));
+        }
+      }
       await this.withRetries(() => this.provider.charge({ paymentId: command.paymentId, orderId: command.orderId, amountCents: command.amountCents, paymentToken: command.paymentToken }));
     })().catch((error: unknown) => this.observer.failed(error));
     this.payments.add(run);

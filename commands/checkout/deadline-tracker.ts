@@ -1,4 +1,5 @@
-import type { EventStore, RecordedEvent, Subscription } from '../../domain/kernel/event-store';
+import type { EventStore, RecordedEvent } from '../../domain/kernel/event-store';
+import { LogFollower, type FollowerMonitor } from '../../projections/log-follower';
 import type { OrderEvent } from '../../domain/order/order';
 import type { PaymentEvent } from '../../domain/payment/payment';
 import type { SnapshotStore } from '../ports';
@@ -25,6 +26,8 @@ export interface DeadlineTrackerOptions {
   readonly snapshots?: SnapshotStore;
   /** Save after this many order and payment events (or as many as there are pending orders, if more). */
   readonly snapshotEvery?: number;
+  readonly monitor?: FollowerMonitor;
+  readonly retryMaxMs?: number;
 }
 
 /**
@@ -35,7 +38,7 @@ export interface DeadlineTrackerOptions {
  */
 export class DeadlineTracker {
   private readonly pending = new Map<string, Pending>();
-  private subscription: Subscription | undefined;
+  private follower: LogFollower | undefined;
   private position = 0;
   private eventsSinceSnapshot = 0;
   private snapshotting: Promise<void> = Promise.resolve();
@@ -55,25 +58,36 @@ export class DeadlineTracker {
     const every = this.options.snapshotEvery ?? 10_000;
     let live = head <= this.position;
     if (live) caughtUp();
-    const after = this.position > 0 ? { after: this.position } : {};
-    this.subscription = this.store.subscribeToAll({ ...after, filter: { categories: ['order', 'payment'] }, batchSize: 2000 }, (batch) => {
-      for (const e of batch) this.apply(e);
-      this.position = batch[batch.length - 1]!.position;
-      this.eventsSinceSnapshot += batch.length;
-      // one snapshot when the replay at start ends, then one per max(every, pending) events: O(1) per event
-      const due = live ? Math.max(every, this.pending.size) : every;
-      if (this.position >= head) {
-        live = true;
-        caughtUp();
-      }
-      if (live && this.eventsSinceSnapshot >= due) this.snapshot();
-    });
-    await Promise.race([reached, this.subscription.done]);
+    this.follower = new LogFollower(
+      this.store,
+      {
+        name: SNAPSHOT_STREAM,
+        after: this.position > 0 ? this.position : undefined,
+        filter: { categories: ['order', 'payment'] },
+        batchSize: 2000,
+        ...(this.options.retryMaxMs === undefined ? {} : { retryMaxMs: this.options.retryMaxMs }),
+      },
+      (batch) => {
+        for (const e of batch) this.apply(e);
+        this.position = batch[batch.length - 1]!.position;
+        this.eventsSinceSnapshot += batch.length;
+        // one snapshot when the replay at start ends, then one per max(every, pending) events: O(1) per event
+        const due = live ? Math.max(every, this.pending.size) : every;
+        if (this.position >= head) {
+          live = true;
+          caughtUp();
+        }
+        if (live && this.eventsSinceSnapshot >= due) this.snapshot();
+      },
+      this.options.monitor,
+    );
+    this.follower.start();
+    await reached;
   }
 
   async stop(): Promise<void> {
-    await this.subscription?.close();
-    this.subscription = undefined;
+    await this.follower?.stop();
+    this.follower = undefined;
     if (this.eventsSinceSnapshot > 0) this.snapshot();
     await this.snapshotting;
   }

@@ -44,6 +44,7 @@ import { RedisSharedCache } from '../redis/redis-shared-cache';
 import { openConnections, type Connections } from './connections';
 import { MemorySnapshotStore } from '../memory/memory-snapshot-store';
 import { CrestMetrics } from '../metrics/metrics';
+import type { FollowerMonitor } from '../../projections/log-follower';
 import { SimulatedPaymentProvider } from '../simulated-payments/simulated-provider';
 import { SqliteCheckpointStore } from '../sqlite/sqlite-checkpoint-store';
 import { SqliteEventStore } from '../sqlite/sqlite-event-store';
@@ -69,6 +70,8 @@ export const Tokens = {
   EventStore: id<EventStore>('EventStore'),
   Snapshots: id<SnapshotStore>('Snapshots'),
   Metrics: id<CrestMetrics>('Metrics'),
+  /** Where every log follower reports retries and stalls (readiness, metrics, logs). */
+  FollowerMonitor: id<FollowerMonitor>('FollowerMonitor'),
   Inventory: id<InventoryWriters>('Inventory'),
   Gateway: id<InventoryGateway>('Gateway'),
   Catalog: id<Catalog>('Catalog'),
@@ -134,6 +137,8 @@ export const createContainer = (config: CrestConfig, options: CompositionOptions
     return new MemorySnapshotStore();
   });
   c.bind(Tokens.Metrics).toDynamicValue(() => new CrestMetrics());
+  c.bind(Tokens.FollowerMonitor).toDynamicValue((ctx) => ctx.get(Tokens.Metrics).followerMonitor(ctx.get(Tokens.Logger)));
+  const followerRetry = { retryMaxMs: config.CREST_FOLLOWER_RETRY_MAX_MS };
   const commandDeps = (ctx: { get: Container['get'] }): CommandDeps => ({ store: ctx.get(Tokens.EventStore), clock: ctx.get(Tokens.Clock), ids: ctx.get(Tokens.Ids) });
   c.bind(Tokens.Inventory).toDynamicValue(
     (ctx) =>
@@ -155,7 +160,7 @@ export const createContainer = (config: CrestConfig, options: CompositionOptions
         })
       : ctx.get(Tokens.Inventory),
   );
-  c.bind(Tokens.Catalog).toDynamicValue((ctx) => new Catalog(ctx.get(Tokens.EventStore)));
+  c.bind(Tokens.Catalog).toDynamicValue((ctx) => new Catalog(ctx.get(Tokens.EventStore), undefined, ctx.get(Tokens.FollowerMonitor)));
   c.bind(Tokens.Products).toDynamicValue((ctx) => new ProductCommands(commandDeps(ctx), ctx.get(Tokens.Catalog)));
   c.bind(Tokens.Stock).toDynamicValue((ctx) => new StockCommands(ctx.get(Tokens.Catalog), ctx.get(Tokens.Gateway)));
   c.bind(Tokens.Checkout).toDynamicValue(
@@ -171,7 +176,7 @@ export const createContainer = (config: CrestConfig, options: CompositionOptions
   });
   c.bind(Tokens.Projections).toDynamicValue((ctx) => {
     const observer = ctx.get(Tokens.Metrics).projectionObserver(ctx.get(Tokens.Logger));
-    const options = { batchSize: config.CREST_PROJECTION_BATCH, poisonPolicy: config.CREST_PROJECTION_POISON_POLICY };
+    const options = { batchSize: config.CREST_PROJECTION_BATCH, poisonPolicy: config.CREST_PROJECTION_POISON_POLICY, monitor: ctx.get(Tokens.FollowerMonitor), ...followerRetry };
     const runners = [
       new ProjectionRunner(ctx.get(Tokens.EventStore), ctx.get(Tokens.ReadModels), observer, {
         name: 'read-models',
@@ -209,7 +214,7 @@ export const createContainer = (config: CrestConfig, options: CompositionOptions
       customerLimiter: undefined,
       globalLimiter: undefined,
       maxEventLoopDelayMs: 0,
-      routes: [opsRoutes({ registry: metrics.registry, ready: () => ctx.get(Tokens.WorkerReady)() })],
+      routes: [opsRoutes({ registry: metrics.registry, ready: () => ctx.get(Tokens.WorkerReady)(), stalled: () => metrics.stalledFollowers(config.CREST_FOLLOWER_STALL_MS) })],
     });
   });
   c.bind(Tokens.InvalidationBus).toDynamicValue((): InvalidationBus | undefined =>
@@ -231,7 +236,7 @@ export const createContainer = (config: CrestConfig, options: CompositionOptions
       new KafkaIntegrationPublisher(connections.kafka, config.CREST_RELAY_TOPIC),
       ctx.get(Tokens.Checkpoints),
       ctx.get(Tokens.Metrics).relayObserver(logger),
-      { name: `kafka-relay:${config.CREST_RELAY_TOPIC}`, batchSize: config.CREST_RELAY_BATCH },
+      { name: `kafka-relay:${config.CREST_RELAY_TOPIC}`, batchSize: config.CREST_RELAY_BATCH, monitor: ctx.get(Tokens.FollowerMonitor), ...followerRetry },
     );
   });
   c.bind(Tokens.Checkpoints).toDynamicValue((ctx) => {
@@ -257,9 +262,16 @@ export const createContainer = (config: CrestConfig, options: CompositionOptions
       ctx.get(Tokens.Gateway),
       ctx.get(Tokens.PaymentProvider),
       ctx.get(Tokens.Checkpoints),
-      new DeadlineTracker(ctx.get(Tokens.EventStore), { snapshots: ctx.get(Tokens.Snapshots) }),
+      new DeadlineTracker(ctx.get(Tokens.EventStore), { snapshots: ctx.get(Tokens.Snapshots), monitor: ctx.get(Tokens.FollowerMonitor), ...followerRetry }),
       ctx.get(Tokens.Metrics).checkoutObserver(logger),
-      { tickMs: config.CREST_SAGA_TICK_MS, paymentRetries: config.CREST_PAYMENT_RETRIES, paymentBackoffMs: config.CREST_PAYMENT_BACKOFF_MS },
+      {
+        tickMs: config.CREST_SAGA_TICK_MS,
+        paymentRetries: config.CREST_PAYMENT_RETRIES,
+        paymentBackoffMs: config.CREST_PAYMENT_BACKOFF_MS,
+        monitor: ctx.get(Tokens.FollowerMonitor),
+        poisonPolicy: config.CREST_PROJECTION_POISON_POLICY,
+        ...followerRetry,
+      },
     );
   });
   const generatedSecret = randomBytes(24).toString('base64url');
@@ -294,7 +306,11 @@ export const createContainer = (config: CrestConfig, options: CompositionOptions
       maxEventLoopDelayMs: config.CREST_MAX_EVENT_LOOP_DELAY_MS,
       onResponse: (route, method, status, seconds) => metrics.observeHttp(route, method, status, seconds),
       routes: [
-        opsRoutes({ registry: metrics.registry, ready: () => ctx.get(Tokens.Progress).ready() && (options.role === 'serve' || ctx.get(Tokens.CheckoutRunner).started) }),
+        opsRoutes({
+          registry: metrics.registry,
+          ready: () => ctx.get(Tokens.Progress).ready() && (options.role === 'serve' || ctx.get(Tokens.CheckoutRunner).started),
+          stalled: () => metrics.stalledFollowers(config.CREST_FOLLOWER_STALL_MS),
+        }),
         readRoutes({
           storefront: ctx.get(Tokens.Storefront),
           minPositionWaitMs: config.CREST_MIN_POSITION_WAIT_MS,

@@ -4,6 +4,7 @@ import type { CheckoutObserver } from '../../commands/checkout/checkout-runner';
 import type { WriterObserver } from '../../commands/inventory/inventory-writer';
 import type { RelayObserver } from '../../projections/event-relay';
 import type { InventoryWorkerObserver } from '../kafka/kafka-inventory';
+import type { FollowerMonitor, FollowerStatus } from '../../projections/log-follower';
 import type { ProjectionObserver } from '../../projections/ports';
 import type { BreakerObserver } from '../redis/redis-shared-cache';
 import type { CacheObserver } from '../../read-api/cache/read-cache';
@@ -120,8 +121,99 @@ export class CrestMetrics {
     registers: [this.registry],
   });
 
+  private readonly followers = new Set<() => FollowerStatus>();
+  private readonly followerRetries = new Counter({
+    name: 'crest_follower_retries_total',
+    help: 'Failed attempts of log followers (read models, saga, deadlines, catalogue, relay), each retried with backoff',
+    labelNames: ['follower'] as const,
+    registers: [this.registry],
+  });
+  private readonly followerSkipped = new Counter({
+    name: 'crest_follower_poison_events_total',
+    help: 'Events a log follower could not apply: halted (policy stop) or skipped (policy skip)',
+    labelNames: ['follower', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'crest_' });
+    const followers = this.followers;
+    new Gauge({
+      name: 'crest_follower_stalled',
+      help: 'Log followers that are failing (1) or halted on a poison event (2); 0 while they keep up',
+      labelNames: ['follower'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const status of followers) {
+          const s = status();
+          this.set({ follower: s.name }, s.state === 'halted' ? 2 : s.state === 'retrying' ? 1 : 0);
+        }
+      },
+    });
+    new Gauge({
+      name: 'crest_follower_failing_seconds',
+      help: 'How long each log follower has been failing without a success (0 while healthy)',
+      labelNames: ['follower'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const now = Date.now();
+        for (const status of followers) {
+          const s = status();
+          this.set({ follower: s.name }, s.failingSince === undefined ? 0 : (now - s.failingSince) / 1000);
+        }
+      },
+    });
+    new Gauge({
+      name: 'crest_follower_position',
+      help: 'Global position of the last event each log follower handled',
+      labelNames: ['follower'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const status of followers) {
+          const s = status();
+          if (s.position !== undefined) this.set({ follower: s.name }, s.position);
+        }
+      },
+    });
+  }
+
+  /**
+   * Followers failing for at least `stallMs`, or halted: what readiness reports. A follower that failed once and
+   * is retrying is not stalled yet, so one blip does not take the node out of its load balancer.
+   */
+  stalledFollowers(stallMs: number, now = Date.now()): FollowerStatus[] {
+    const stalled: FollowerStatus[] = [];
+    for (const status of this.followers) {
+      const s = status();
+      if (s.state === 'halted' || (s.state === 'retrying' && s.failingSince !== undefined && now - s.failingSince >= stallMs)) stalled.push(s);
+    }
+    return stalled;
+  }
+
+  followerMonitor(logger: Logger): FollowerMonitor {
+    return {
+      attach: (status) => {
+        this.followers.add(status);
+        return () => this.followers.delete(status);
+      },
+      retrying: (name, error, attempt, delayMs) => {
+        this.followerRetries.inc({ follower: name });
+        // the first failures at warn, then one line in ten: a long outage must not flood the log
+        if (attempt <= 3 || attempt % 10 === 0) logger.warn({ follower: name, err: error, attempt, retryInMs: delayMs }, `${name} failed; retrying (attempt ${attempt})`);
+      },
+      recovered: (name, attempts, failedForMs) => logger.info({ follower: name, attempts, failedForMs }, `${name} recovered after ${attempts} failed attempts`),
+      halted: (name, error, event) => {
+        this.followerSkipped.inc({ follower: name, outcome: 'halted' });
+        logger.error({ follower: name, err: error, eventId: event.id, position: event.position, type: event.type }, `${name} halted on an event it cannot apply`);
+      },
+      skipped: (name, error, event) => {
+        this.followerSkipped.inc({ follower: name, outcome: 'skipped' });
+        logger.warn({ follower: name, err: error, eventId: event.id, position: event.position, type: event.type }, `${name} skipped an event it cannot apply`);
+      },
+    };
   }
 
   observeHttp(route: string, method: string, status: number, seconds: number): void {
@@ -214,7 +306,6 @@ export class CrestMetrics {
         this.relayEvents.inc(events);
         this.relayPosition.set(position);
       },
-      failed: (error) => logger.error({ err: error }, 'the Kafka relay stopped'),
     };
   }
 

@@ -1,4 +1,7 @@
+import { CommandRejectedError } from '../../commands/errors';
 import { TransientPaymentError, type ChargeRequest, type PaymentProvider, type ProviderEvent, type RefundRequest } from '../../commands/payments/payment-provider';
+
+const MAX_REDELIVERY_MS = 5000;
 
 interface Charge {
   attempts: number;
@@ -79,11 +82,16 @@ export class SimulatedPaymentProvider implements PaymentProvider {
     );
   }
 
-  private later(deliver: () => Promise<void>): void {
+  /** Delivers after the latency and, like a real provider's webhooks, again with backoff until it is taken. */
+  private later(deliver: () => Promise<void>, attempt = 0): void {
+    const delay = attempt === 0 ? this.options.latencyMs : Math.min(MAX_REDELIVERY_MS, 50 * 2 ** Math.min(attempt, 10));
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      deliver().catch(() => undefined);
-    }, this.options.latencyMs);
+      deliver().catch((error: unknown) => {
+        // a refusal (the callback does not match its order) will never be taken; anything else may be next time
+        if (!(error instanceof CommandRejectedError)) this.later(deliver, attempt + 1);
+      });
+    }, delay);
     this.timers.add(timer);
   }
 }
