@@ -230,12 +230,11 @@ export const createContainer = (config: CrestConfig, options: CompositionOptions
   });
   c.bind(Tokens.Relay).toDynamicValue((ctx): EventRelay | undefined => {
     if (!connections.kafka) return undefined;
-    const logger = ctx.get(Tokens.Logger);
     return new EventRelay(
       ctx.get(Tokens.EventStore),
       new KafkaIntegrationPublisher(connections.kafka, config.CREST_RELAY_TOPIC),
       ctx.get(Tokens.Checkpoints),
-      ctx.get(Tokens.Metrics).relayObserver(logger),
+      ctx.get(Tokens.Metrics).relayObserver(),
       { name: `kafka-relay:${config.CREST_RELAY_TOPIC}`, batchSize: config.CREST_RELAY_BATCH, monitor: ctx.get(Tokens.FollowerMonitor), ...followerRetry },
     );
   });

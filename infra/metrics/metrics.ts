@@ -300,7 +300,7 @@ export class CrestMetrics {
     };
   }
 
-  relayObserver(logger: Logger): RelayObserver {
+  relayObserver(): RelayObserver {
     return {
       relayed: (events, position) => {
         this.relayEvents.inc(events);
