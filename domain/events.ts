@@ -3,9 +3,10 @@ import type { EventDefinition } from './kernel/event';
 import { InventoryEvents, type InventoryEvent } from './inventory/inventory';
 import { OrderEvents, type OrderEvent } from './order/order';
 import { PaymentEvents, type PaymentEvent } from './payment/payment';
+import { ProviderCallbackEvents, type ProviderCallbackEvent } from './payment/provider-callback';
 import { ProductEvents, type ProductEvent } from './product/product';
 
-export type CrestEvent = ProductEvent | InventoryEvent | OrderEvent | PaymentEvent;
+export type CrestEvent = ProductEvent | InventoryEvent | OrderEvent | PaymentEvent | ProviderCallbackEvent;
 export type CrestEventType = CrestEvent['type'];
 
 /** Every event type Crest writes, with its current schema version. */
@@ -14,6 +15,7 @@ export const eventDefinitions: Readonly<Record<CrestEventType, EventDefinition<s
   ...InventoryEvents,
   ...OrderEvents,
   ...PaymentEvents,
+  ...ProviderCallbackEvents,
 };
 
 /** Validates an event's data against its current schema; throws a ZodError on a mismatch. */

@@ -1,6 +1,7 @@
 import { dueCommands, onRejected, react, type CheckoutCommand, type CheckoutTrigger } from '../../domain/checkout/checkout-process';
 import type { RecordedEvent } from '../../domain/kernel/event-store';
 import { validateEvent } from '../../domain/events';
+import { assertNever } from '../../domain/kernel/decider';
 import { LogFollower, PoisonEventError, type FollowerMonitor, type PoisonPolicy } from '../../projections/log-follower';
 import { streamName } from '../../domain/kernel/streams';
 import { orderDecider, type OrderCommand, type OrderState } from '../../domain/order/order';
@@ -41,6 +42,7 @@ const TRIGGERS: ReadonlySet<string> = new Set([
   'PaymentRequested',
   'PaymentCaptured',
   'PaymentFailed',
+  'PaymentRefunded',
   'OrderConfirmed',
   'OrderPaymentFailed',
   'OrderCancelled',
@@ -220,6 +222,9 @@ export class CheckoutRunner {
       case 'ConfirmReservation':
         await this.confirmReservation(command.orderId, command.sku, ctx);
         return;
+      case 'ReportProblem':
+        this.observer.fulfilmentProblem(command.orderId, '', command.detail);
+        return;
       case 'RefundPayment': {
         const onPayment = (c: PaymentCommand) => handleCommand(this.deps, streamName('payment', command.paymentId), paymentDecider, () => c, ctx);
         const requested = await onPayment({ type: 'RequestRefund', paymentId: command.paymentId, orderId: command.orderId, reason: command.reason, now });
@@ -227,6 +232,8 @@ export class CheckoutRunner {
         await this.withRetries(() => this.provider.refund({ paymentId: command.paymentId, orderId: command.orderId, amountCents: requested.state.capturedCents, reason: command.reason }));
         return;
       }
+      default:
+        assertNever(command);
     }
   }
 

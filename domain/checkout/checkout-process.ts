@@ -12,12 +12,22 @@ export type CheckoutCommand =
   | { readonly type: 'ExpireOrder'; readonly commandId: string; readonly orderId: string }
   | { readonly type: 'ConfirmReservation'; readonly commandId: string; readonly orderId: string; readonly sku: string }
   | { readonly type: 'ReleaseReservation'; readonly commandId: string; readonly orderId: string; readonly sku: string; readonly reason: ReleaseReason }
-  | { readonly type: 'RefundPayment'; readonly commandId: string; readonly orderId: string; readonly paymentId: string; readonly reason: string };
+  | { readonly type: 'RefundPayment'; readonly commandId: string; readonly orderId: string; readonly paymentId: string; readonly reason: string }
+  /** Money and goods disagree in a way only a person can settle (a refund of an order already confirmed). */
+  | { readonly type: 'ReportProblem'; readonly commandId: string; readonly orderId: string; readonly detail: string };
 
 export type CheckoutTrigger = OrderEvent | PaymentEvent;
 
 const release = (order: OrderState, reason: ReleaseReason): CheckoutCommand[] =>
   order.lines.map((l) => ({ type: 'ReleaseReservation', commandId: `${order.orderId}:release:${l.sku}`, orderId: order.orderId, sku: l.sku, reason }));
+
+const failPayment = (order: OrderState, paymentId: string, reason: string): CheckoutCommand => ({
+  type: 'FailOrderPayment',
+  commandId: `${order.orderId}:payment-failed`,
+  orderId: order.orderId,
+  paymentId,
+  reason,
+});
 
 const refundIfCaptured = (order: OrderState, payment: PaymentState, reason: string): CheckoutCommand[] =>
   payment.outcome === 'captured' && !payment.refunded && order.paymentId
@@ -37,14 +47,22 @@ export const react = (event: CheckoutTrigger, order: OrderState, payment: Paymen
         ? [{ type: 'StartPayment', commandId: `${orderId}:pay`, orderId, paymentId: event.data.paymentId, amountCents: event.data.amountCents, paymentToken: event.data.paymentToken }]
         : [];
     case 'PaymentCaptured':
-      if (order.status === 'awaiting_payment') return [{ type: 'ConfirmOrder', commandId: `${orderId}:confirm`, orderId, paymentId: event.data.paymentId }];
+      if (order.status === 'awaiting_payment') {
+        // a refund that arrived before its capture still counts: the money went back, so the goods do too
+        if (payment.refunded) return [failPayment(order, event.data.paymentId, 'refunded before it was captured')];
+        return [{ type: 'ConfirmOrder', commandId: `${orderId}:confirm`, orderId, paymentId: event.data.paymentId }];
+      }
       if (order.status === 'confirmed' || order.status === 'none') return [];
       // captured after the order ended: the money must go back, and the order stays as it is
       return refundIfCaptured(order, payment, `captured after the order was ${order.status}`);
     case 'PaymentFailed':
-      return order.status === 'awaiting_payment'
-        ? [{ type: 'FailOrderPayment', commandId: `${orderId}:payment-failed`, orderId, paymentId: event.data.paymentId, reason: event.data.reason }]
-        : [];
+      return order.status === 'awaiting_payment' ? [failPayment(order, event.data.paymentId, event.data.reason)] : [];
+    case 'PaymentRefunded':
+      if (order.status === 'awaiting_payment') return [failPayment(order, event.data.paymentId, 'refunded')];
+      if (order.status === 'confirmed') {
+        return [{ type: 'ReportProblem', commandId: `${orderId}:refunded-after-confirmation`, orderId, detail: 'the payment of a confirmed order was refunded: the goods are sold and the money went back' }];
+      }
+      return [];
     case 'OrderConfirmed':
       return order.lines.map((l) => ({ type: 'ConfirmReservation', commandId: `${orderId}:confirm:${l.sku}`, orderId, sku: l.sku }));
     case 'OrderPaymentFailed':
@@ -57,7 +75,6 @@ export const react = (event: CheckoutTrigger, order: OrderState, payment: Paymen
     case 'OrderRejected':
     case 'PaymentInitiated':
     case 'PaymentRefundRequested':
-    case 'PaymentRefunded':
       return [];
     default:
       return assertNever(event);

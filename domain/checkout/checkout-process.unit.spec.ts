@@ -180,6 +180,27 @@ describe('checkout process', () => {
     it('asks for nothing when the order expired', () => given([placed, paymentRequested, expired], [initiated, failed]).when(failed).thenNothing());
   });
 
+  describe('when the payment is refunded', () => {
+    const refundedEarly: PaymentEvent = { type: 'PaymentRefunded', data: { paymentId, orderId, amountCents: TOTAL, providerEventId: 'evt-ref-early', refundedAt: T1 } };
+    const failedAsRefunded = (reason: string): CheckoutCommand => ({ type: 'FailOrderPayment', commandId: `${orderId}:payment-failed`, orderId, paymentId, reason });
+
+    it('does not confirm an order whose capture follows its refund: the money went back, so the order fails and its stock is released', () =>
+      given([placed, paymentRequested], [initiated, refundedEarly, captured()]).when(captured()).then([failedAsRefunded('refunded before it was captured')]));
+
+    it('fails an order awaiting payment whose payment is refunded', () =>
+      given([placed, paymentRequested], [initiated, refundedEarly]).when(refundedEarly).then([failedAsRefunded('refunded')]));
+
+    it('reports a refund of a confirmed order for a person: the goods are sold and the money went back', () =>
+      given([placed, paymentRequested, confirmed], [initiated, captured(), refundedEarly]).when(refundedEarly).then([
+        {
+          type: 'ReportProblem',
+          commandId: `${orderId}:refunded-after-confirmation`,
+          orderId,
+          detail: 'the payment of a confirmed order was refunded: the goods are sold and the money went back',
+        },
+      ]));
+  });
+
   describe('when the order is confirmed', () => {
     it('confirms the reservation of every line', () => given([placed, paymentRequested, confirmed], [initiated, captured()]).when(confirmed).then(confirmReservations));
   });

@@ -116,6 +116,26 @@ describe('order decider: payment, confirmation and expiry', () => {
     it('rejects confirming an order that does not exist', () => spec.given([]).when(confirm()).thenRejects('order_not_found'));
   });
 
+  describe('whose order it is', () => {
+    it('confirms only with the payment the order asked for', () => {
+      spec.given([placed, paymentRequested()]).when({ type: 'ConfirmOrder', orderId, paymentId: 'pay_attacker-chosen-id', now: T2 }).thenRejects('payment_mismatch');
+      spec.given([placed]).when(confirm()).thenRejects('payment_mismatch');
+    });
+
+    it("answers another customer's pay or cancel as if the order did not exist", () => {
+      spec.given([placed]).when({ type: 'RequestPayment', orderId, paymentId, paymentToken: 'tok_declined', now: T1, customerId: 'someone-else' }).thenRejects('order_not_found');
+      spec.given([placed]).when({ type: 'CancelOrder', orderId, now: T1, customerId: 'someone-else' }).thenRejects('order_not_found');
+    });
+
+    it('lets the customer who placed it pay and cancel', () => {
+      spec
+        .given([placed])
+        .when({ type: 'RequestPayment', orderId, paymentId, paymentToken: 'tok_visa', now: T1, customerId })
+        .then([paymentRequested()]);
+      spec.given([placed]).when({ type: 'CancelOrder', orderId, now: T2, customerId }).then([cancelled()]);
+    });
+  });
+
   describe('failing the payment of an order', () => {
     it('fails the payment of an order awaiting payment', () => spec.given([placed, paymentRequested()]).when(failPayment()).then([paymentFailed()]));
 

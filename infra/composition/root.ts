@@ -244,7 +244,7 @@ export const createContainer = (config: CrestConfig, options: CompositionOptions
     if (store instanceof EventStoreDbEventStore) return new EventStoreDbCheckpointStore(store.connection);
     return new MemoryCheckpointStore();
   });
-  c.bind(Tokens.PaymentCallbacks).toDynamicValue((ctx) => new PaymentCallbacks(commandDeps(ctx)));
+  c.bind(Tokens.PaymentCallbacks).toDynamicValue((ctx) => new PaymentCallbacks(commandDeps(ctx), ctx.get(Tokens.Metrics).paymentCallbackObserver(ctx.get(Tokens.Logger))));
   c.bind(Tokens.PaymentProvider).toDynamicValue((ctx) => {
     const callbacks = ctx.get(Tokens.PaymentCallbacks);
     return new SimulatedPaymentProvider({

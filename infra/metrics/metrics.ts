@@ -2,6 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { Logger } from 'pino';
 import type { CheckoutObserver } from '../../commands/checkout/checkout-runner';
 import type { WriterObserver } from '../../commands/inventory/inventory-writer';
+import type { PaymentCallbackObserver } from '../../commands/payments/payment-callbacks';
 import type { RelayObserver } from '../../projections/event-relay';
 import type { InventoryWorkerObserver } from '../kafka/kafka-inventory';
 import type { FollowerMonitor, FollowerStatus } from '../../projections/log-follower';
@@ -287,6 +288,21 @@ export class CrestMetrics {
       failed: (error) => {
         this.sagaProblems.inc({ kind: 'failure' });
         logger.error({ err: error }, 'checkout saga step failed');
+      },
+    };
+  }
+
+  paymentCallbackObserver(logger: Logger): PaymentCallbackObserver {
+    const mismatches = new Counter({
+      name: 'crest_payment_mismatches_total',
+      help: 'Signed payment callbacks refused because they do not match their order (payment, order or amount); each needs a person',
+      labelNames: ['type'] as const,
+      registers: [this.registry],
+    });
+    return {
+      mismatch: (event, reason) => {
+        mismatches.inc({ type: event.type });
+        logger.warn({ callbackId: event.id, type: event.type, orderId: event.orderId, paymentId: event.paymentId, amountCents: event.amountCents, reason }, `payment_mismatch: ${reason}`);
       },
     };
   }
