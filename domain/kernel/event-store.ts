@@ -99,6 +99,18 @@ export class WrongExpectedRevisionError extends Error {
   }
 }
 
+/** The store cannot take writes for now (locked, unreachable): nothing was written, and the same call may succeed later. */
+export class StoreUnavailableError extends Error {
+  readonly code = 'unavailable';
+  constructor(
+    message: string,
+    override readonly cause?: unknown,
+  ) {
+    super(message);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
 export const matchesFilter = (filter: LogFilter | undefined, streamId: string, type: string): boolean => {
   if (!filter) return true;
   if (filter.eventTypes && filter.eventTypes.length > 0 && !filter.eventTypes.includes(type)) return false;

@@ -13,6 +13,7 @@ import type {
   SubscribeOptions,
   Subscription,
 } from '../../domain/kernel/event-store';
+import { StoreUnavailableError } from '../../domain/kernel/event-store';
 import { categoryOf } from '../../domain/kernel/streams';
 import { AppendSignal, catchUpSubscription } from '../shared/catch-up-subscription';
 import { checkExpectedRevision } from '../shared/event-store-rules';
@@ -74,6 +75,11 @@ export interface SqliteEventStoreOptions extends SqliteOptions {
   /** How often an idle subscription looks for events appended by other processes. */
   readonly idlePollMs?: number;
 }
+
+const isBusy = (error: unknown): boolean => {
+  const code = (error as { code?: unknown }).code;
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
+};
 
 /**
  * The embedded event store: one SQLite file in WAL mode. Each append is one IMMEDIATE transaction, so the
@@ -158,7 +164,8 @@ export class SqliteEventStore implements EventStore {
     try {
       this.commitAll(appends);
     } catch (error) {
-      for (const a of appends) a.reject(error);
+      const failure = isBusy(error) ? new StoreUnavailableError('the SQLite event store is locked by another process; nothing was written', error) : error;
+      for (const a of appends) a.reject(failure);
       return;
     }
     let appended = false;
