@@ -64,7 +64,7 @@ export const seedLog = async (dataDir: string, targetEvents: number, skuCount: n
         await append(`inventory-${sku}`, [ev('ReservationReleased', { sku, orderId, quantity: 1, reason: 'expired' })]);
       } else {
         const paymentId = `pay_${orderId.slice(4)}`;
-        await append(`order-${orderId}`, [ev('PaymentRequested', { orderId, customerId, paymentId, amountCents: 100, paymentToken: 'tok_ok', requestedAt: at })]);
+        await append(`order-${orderId}`, [ev('PaymentRequested', { orderId, customerId, paymentId, amountCents: 100, tokenFingerprint: 'fp-ok', requestedAt: at })]);
         await append(`payment-${paymentId}`, [
           ev('PaymentInitiated', { paymentId, orderId, amountCents: 100, initiatedAt: at }),
           ev('PaymentCaptured', { paymentId, orderId, amountCents: 100, providerEventId: `evt_${paymentId}`, capturedAt: at }),

@@ -23,3 +23,17 @@ export interface IdGenerator {
 }
 
 export type { CheckpointStore } from '../domain/kernel/checkpoints';
+
+/**
+ * Holds the customer's payment token between the pay request and the payment's outcome, outside the event log:
+ * events carry only the payment id and a fingerprint of the token, so the log, its relay and its exports never hold
+ * a token that could be charged.
+ */
+export interface PaymentTokenVault {
+  /** Keeps the token of a payment unless one is already kept for it (the first pay request's token wins). */
+  keep(paymentId: string, token: string): Promise<void>;
+  /** The kept token, or undefined when none is kept (never kept, or already forgotten). */
+  find(paymentId: string): Promise<string | undefined>;
+  /** Drops the token once the payment needs it no more. Forgetting an unknown payment does nothing. */
+  forget(paymentId: string): Promise<void>;
+}

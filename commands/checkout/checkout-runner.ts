@@ -11,7 +11,7 @@ import { handleCommand, loadStream, type CommandDeps } from '../handle-command';
 import type { InventoryGateway } from '../inventory/inventory-writers';
 import type { CommandContext } from '../metadata';
 import { TransientPaymentError, type PaymentProvider } from '../payments/payment-provider';
-import type { CheckpointStore } from '../ports';
+import type { CheckpointStore, PaymentTokenVault } from '../ports';
 import { DeadlineTracker } from './deadline-tracker';
 
 export interface CheckoutObserver {
@@ -49,6 +49,8 @@ const TRIGGERS: ReadonlySet<string> = new Set([
   'OrderExpired',
 ]);
 
+const ENDS_PAYMENT: ReadonlySet<string> = new Set(['OrderConfirmed', 'OrderPaymentFailed', 'OrderCancelled', 'OrderExpired']);
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 /**
@@ -72,6 +74,7 @@ export class CheckoutRunner {
     private readonly deps: CommandDeps,
     private readonly inventory: InventoryGateway,
     private readonly provider: PaymentProvider,
+    private readonly paymentTokens: PaymentTokenVault,
     private readonly checkpoints: CheckpointStore,
     private readonly tracker: DeadlineTracker,
     private readonly observer: CheckoutObserver,
@@ -158,6 +161,8 @@ export class CheckoutRunner {
     const { order, payment } = await this.load(orderId);
     const ctx = { commandId: event.id, correlationId: String(event.metadata.correlationId ?? orderId), causationId: event.id };
     await this.executeAll(react(trigger, order, payment), ctx);
+    // an order that no longer awaits payment needs its token no more
+    if (ENDS_PAYMENT.has(trigger.type) && order.paymentId !== undefined && order.status !== 'awaiting_payment') await this.paymentTokens.forget(order.paymentId);
   }
 
   private async fireDueDeadlines(): Promise<void> {
@@ -277,10 +282,21 @@ export class CheckoutRunner {
           await sleep(Math.min(this.options.retryMaxMs ?? 5000, this.random() * this.options.paymentBackoffMs * 2 ** Math.min(attempt, 16)));
         }
       }
-      await this.withRetries(() => this.provider.charge({ paymentId: command.paymentId, orderId: command.orderId, amountCents: command.amountCents, paymentToken: command.paymentToken }));
+      const paymentToken = await this.tokenFor(command.paymentId, command.orderId);
+      if (paymentToken === undefined) throw new Error(`No payment token is kept for ${command.paymentId}: it cannot be charged, and order ${command.orderId} will expire at its deadline`);
+      await this.withRetries(() => this.provider.charge({ paymentId: command.paymentId, orderId: command.orderId, amountCents: command.amountCents, paymentToken }));
     })().catch((error: unknown) => this.observer.failed(error));
     this.payments.add(run);
     void run.finally(() => this.payments.delete(run));
+  }
+
+  /** The vault's token, or the one a PaymentRequested of schema v1 still carries in the log (written before the vault). */
+  private async tokenFor(paymentId: string, orderId: string): Promise<string | undefined> {
+    const kept = await this.paymentTokens.find(paymentId);
+    if (kept !== undefined) return kept;
+    const events = await this.deps.store.readStream(streamName('order', orderId));
+    const legacy = events.find((e) => e.type === 'PaymentRequested')?.data as { paymentToken?: unknown } | undefined;
+    return typeof legacy?.paymentToken === 'string' ? legacy.paymentToken : undefined;
   }
 
   /** Exponential backoff with full jitter, only for errors the provider marks as transient. */

@@ -13,7 +13,7 @@ const expiresAt = '2030-01-01T00:15:00.000Z';
 const place = (store: EventStore, orderId: string, sku: string) =>
   store.appendToStream(`order-${orderId}`, [event('OrderPlaced', { orderId, customerId: 'c1', lines: [{ sku, quantity: 1, priceCents: 100 }], totalCents: 100, requestHash: 'h', placedAt: '2030-01-01T00:00:00.000Z', expiresAt })], 'any');
 const requestPayment = (store: EventStore, orderId: string) =>
-  store.appendToStream(`payment-${orderId}`, [event('PaymentRequested', { orderId, paymentId: `pay-${orderId}`, amountCents: 100, paymentToken: 'tok_ok', requestedAt: '2030-01-01T00:01:00.000Z' })], 'any');
+  store.appendToStream(`payment-${orderId}`, [event('PaymentRequested', { orderId, paymentId: `pay-${orderId}`, amountCents: 100, tokenFingerprint: 'fp-ok', requestedAt: '2030-01-01T00:01:00.000Z' })], 'any');
 const capture = (store: EventStore, orderId: string) =>
   store.appendToStream(`payment-${orderId}`, [event('PaymentCaptured', { orderId, paymentId: `pay-${orderId}`, amountCents: 100, capturedAt: '2030-01-01T00:02:00.000Z' })], 'any');
 const cancel = (store: EventStore, orderId: string) =>

@@ -7,7 +7,7 @@ import type { SnapshotStore } from '../ports';
 interface Pending {
   readonly expiresAt: number;
   readonly skus: readonly string[];
-  payment?: { paymentId: string; amountCents: number; paymentToken: string };
+  payment?: { paymentId: string; amountCents: number };
   outcomeKnown: boolean;
   firedAt?: number;
 }
@@ -16,10 +16,11 @@ interface Pending {
 const REFIRE_MS = 5000;
 
 const SNAPSHOT_STREAM = 'checkout-deadlines';
-const SNAPSHOT_VERSION = 1;
+// v2 keeps no payment token (v1 did): a v1 snapshot is not read, which costs one full replay
+const SNAPSHOT_VERSION = 2;
 
-/** One pending order, flat: [orderId, expiresAt, skus, outcomeKnown, paymentId?, amountCents?, paymentToken?]. */
-type StoredPending = [string, number, string[], boolean, string?, number?, string?];
+/** One pending order, flat: [orderId, expiresAt, skus, outcomeKnown, paymentId?, amountCents?]. */
+type StoredPending = [string, number, string[], boolean, string?, number?];
 
 export interface DeadlineTrackerOptions {
   /** Where the tracker keeps its state between starts; without one, every start rebuilds it from the whole log. */
@@ -97,8 +98,8 @@ export class DeadlineTracker {
     try {
       const snapshot = await this.options.snapshots?.load(SNAPSHOT_STREAM);
       if (!snapshot || snapshot.schemaVersion !== SNAPSHOT_VERSION || !Array.isArray(snapshot.state)) return 0;
-      for (const [orderId, expiresAt, skus, outcomeKnown, paymentId, amountCents, paymentToken] of snapshot.state as StoredPending[]) {
-        const payment = paymentId === undefined ? undefined : { paymentId, amountCents: amountCents!, paymentToken: paymentToken! };
+      for (const [orderId, expiresAt, skus, outcomeKnown, paymentId, amountCents] of snapshot.state as StoredPending[]) {
+        const payment = paymentId === undefined ? undefined : { paymentId, amountCents: amountCents! };
         this.pending.set(orderId, { expiresAt, skus: [...skus], outcomeKnown, ...(payment ? { payment } : {}) });
       }
       return snapshot.position;
@@ -114,7 +115,7 @@ export class DeadlineTracker {
     this.eventsSinceSnapshot = 0;
     const state: StoredPending[] = [];
     for (const [orderId, p] of this.pending) {
-      state.push(p.payment ? [orderId, p.expiresAt, [...p.skus], p.outcomeKnown, p.payment.paymentId, p.payment.amountCents, p.payment.paymentToken] : [orderId, p.expiresAt, [...p.skus], p.outcomeKnown]);
+      state.push(p.payment ? [orderId, p.expiresAt, [...p.skus], p.outcomeKnown, p.payment.paymentId, p.payment.amountCents] : [orderId, p.expiresAt, [...p.skus], p.outcomeKnown]);
     }
     const saved = { streamId: SNAPSHOT_STREAM, revision: this.position, position: this.position, schemaVersion: SNAPSHOT_VERSION, state };
     this.snapshotting = this.snapshotting.then(() => snapshots.save(saved)).catch(() => undefined);
@@ -132,7 +133,7 @@ export class DeadlineTracker {
     return due;
   }
 
-  awaitingPaymentOutcome(): Array<{ orderId: string; paymentId: string; amountCents: number; paymentToken: string }> {
+  awaitingPaymentOutcome(): Array<{ orderId: string; paymentId: string; amountCents: number }> {
     const out = [];
     for (const [orderId, p] of this.pending) if (p.payment && !p.outcomeKnown) out.push({ orderId, ...p.payment });
     return out;
@@ -160,7 +161,7 @@ export class DeadlineTracker {
         return;
       case 'PaymentRequested': {
         const p = this.pending.get(event.data.orderId);
-        if (p) p.payment = { paymentId: event.data.paymentId, amountCents: event.data.amountCents, paymentToken: event.data.paymentToken };
+        if (p) p.payment = { paymentId: event.data.paymentId, amountCents: event.data.amountCents };
         return;
       }
       case 'PaymentCaptured':

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { WrongExpectedRevisionError } from '../../domain/kernel/event-store';
 import { streamName } from '../../domain/kernel/streams';
 import type { ReleaseReason } from '../../domain/inventory/inventory';
@@ -8,6 +9,7 @@ import { CommandRejectedError } from '../errors';
 import { handleCommand, loadStream, type CommandDeps } from '../handle-command';
 import type { InventoryGateway } from '../inventory/inventory-writers';
 import { toEventToAppend, type CommandContext } from '../metadata';
+import type { PaymentTokenVault } from '../ports';
 import { deriveOrderId, requestHashOf, type RequestedLine } from './order-identity';
 
 export interface PlaceOrderInput {
@@ -61,6 +63,7 @@ export class Checkout {
     private readonly deps: CommandDeps,
     private readonly catalog: Catalog,
     private readonly inventory: InventoryGateway,
+    private readonly paymentTokens: PaymentTokenVault,
     private readonly options: CheckoutOptions,
   ) {}
 
@@ -105,12 +108,26 @@ export class Checkout {
     return { orderId, status: 'cancelled', position: Math.max(result.position, position) };
   }
 
-  /** Starts the order's one payment; asking again while it is in flight names the same payment. */
+  /**
+   * Starts the order's one payment; asking again while it is in flight names the same payment. The token goes to the
+   * vault before the request is recorded (so the saga always finds it), and the event keeps only its fingerprint.
+   */
   async requestPayment(orderId: string, paymentToken: string, ctx: CommandContext, customerId?: string): Promise<{ orderId: string; status: string; paymentId: string; position: number }> {
     const paymentId = paymentIdFor(orderId);
-    const command = (): OrderCommand => ({ type: 'RequestPayment', orderId, paymentId, paymentToken, now: this.deps.clock.now().toISOString(), customerId });
-    const result = await handleCommand(this.deps, streamName('order', orderId), orderDecider, command, ctx);
-    return { orderId, status: result.state.status, paymentId: result.state.paymentId ?? paymentId, position: result.position };
+    const tokenFingerprint = createHash('sha256').update(paymentToken).digest('hex').slice(0, 16);
+    await this.paymentTokens.keep(paymentId, paymentToken);
+    const command = (): OrderCommand => ({ type: 'RequestPayment', orderId, paymentId, tokenFingerprint, now: this.deps.clock.now().toISOString(), customerId });
+    try {
+      const result = await handleCommand(this.deps, streamName('order', orderId), orderDecider, command, ctx);
+      return { orderId, status: result.state.status, paymentId: result.state.paymentId ?? paymentId, position: result.position };
+    } catch (error) {
+      // a refused request started no payment: its token must not stay behind (a payment in flight keeps its own)
+      if (error instanceof CommandRejectedError) {
+        const order = await loadStream(this.deps.store, streamName('order', orderId), orderDecider);
+        if (order.state.paymentId === undefined || order.state.status !== 'awaiting_payment') await this.paymentTokens.forget(paymentId);
+      }
+      throw error;
+    }
   }
 
   private async placeOnce(orderId: string, requestHash: string, input: PlaceOrderInput, ctx: CommandContext): Promise<PlaceOrderResult> {

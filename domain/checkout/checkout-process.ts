@@ -6,7 +6,7 @@ import type { PaymentEvent, PaymentState } from '../payment/payment';
 
 /** Commands the checkout process manager issues. Each id is derived from the order, so redelivery is harmless. */
 export type CheckoutCommand =
-  | { readonly type: 'StartPayment'; readonly commandId: string; readonly orderId: string; readonly paymentId: string; readonly amountCents: number; readonly paymentToken: string }
+  | { readonly type: 'StartPayment'; readonly commandId: string; readonly orderId: string; readonly paymentId: string; readonly amountCents: number }
   | { readonly type: 'ConfirmOrder'; readonly commandId: string; readonly orderId: string; readonly paymentId: string }
   | { readonly type: 'FailOrderPayment'; readonly commandId: string; readonly orderId: string; readonly paymentId: string; readonly reason: string }
   | { readonly type: 'ExpireOrder'; readonly commandId: string; readonly orderId: string }
@@ -44,7 +44,7 @@ export const react = (event: CheckoutTrigger, order: OrderState, payment: Paymen
   switch (event.type) {
     case 'PaymentRequested':
       return order.status === 'awaiting_payment' && payment.outcome === 'none'
-        ? [{ type: 'StartPayment', commandId: `${orderId}:pay`, orderId, paymentId: event.data.paymentId, amountCents: event.data.amountCents, paymentToken: event.data.paymentToken }]
+        ? [{ type: 'StartPayment', commandId: `${orderId}:pay`, orderId, paymentId: event.data.paymentId, amountCents: event.data.amountCents }]
         : [];
     case 'PaymentCaptured':
       if (order.status === 'awaiting_payment') {

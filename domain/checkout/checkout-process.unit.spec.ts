@@ -38,7 +38,7 @@ const placedFor = (id: string): OrderEvent => ({
 const placed = placedFor(orderId);
 const paymentRequested: OrderEvent = {
   type: 'PaymentRequested',
-  data: { orderId, customerId, paymentId, amountCents: TOTAL, paymentToken: 'tok_visa', requestedAt: T1 },
+  data: { orderId, customerId, paymentId, amountCents: TOTAL, tokenFingerprint: 'fp-visa', requestedAt: T1 },
 };
 const confirmed: OrderEvent = { type: 'OrderConfirmed', data: { orderId, customerId, paymentId, confirmedAt: T3 } };
 const orderPaymentFailed: OrderEvent = { type: 'OrderPaymentFailed', data: { orderId, customerId, paymentId, reason: 'declined', failedAt: T3 } };
@@ -62,7 +62,7 @@ const refunded: PaymentEvent = { type: 'PaymentRefunded', data: { paymentId, ord
 
 // ---- the commands the process issues
 
-const startPayment: CheckoutCommand = { type: 'StartPayment', commandId: `${orderId}:pay`, orderId, paymentId, amountCents: TOTAL, paymentToken: 'tok_visa' };
+const startPayment: CheckoutCommand = { type: 'StartPayment', commandId: `${orderId}:pay`, orderId, paymentId, amountCents: TOTAL };
 const confirmOrder: CheckoutCommand = { type: 'ConfirmOrder', commandId: `${orderId}:confirm`, orderId, paymentId };
 const failOrderPayment: CheckoutCommand = { type: 'FailOrderPayment', commandId: `${orderId}:payment-failed`, orderId, paymentId, reason: 'declined' };
 const expireOrder: CheckoutCommand = { type: 'ExpireOrder', commandId: `${orderId}:expire`, orderId };
@@ -467,7 +467,7 @@ class Checkout {
         this.sagaStep();
         return;
       case 'requestPayment':
-        this.onOrder({ type: 'RequestPayment', orderId, paymentId: paymentIdFor(orderId), paymentToken: 'tok_visa', now: this.iso() });
+        this.onOrder({ type: 'RequestPayment', orderId, paymentId: paymentIdFor(orderId), tokenFingerprint: 'fp-visa', now: this.iso() });
         return;
       case 'cancel':
         this.onOrder({ type: 'CancelOrder', orderId, now: this.iso() });

@@ -23,7 +23,7 @@ const lines: OrderLine[] = [
 ];
 const TOTAL = 2 * 2500 + 3 * 1299;
 
-const requestPayment = (now = T1, paymentToken = 'tok_visa'): OrderCommand => ({ type: 'RequestPayment', orderId, paymentId, paymentToken, now });
+const requestPayment = (now = T1, tokenFingerprint = 'fp-visa'): OrderCommand => ({ type: 'RequestPayment', orderId, paymentId, tokenFingerprint, now });
 const confirm = (now = T2): OrderCommand => ({ type: 'ConfirmOrder', orderId, paymentId, now });
 const failPayment = (now = T2, reason = 'declined'): OrderCommand => ({ type: 'FailOrderPayment', orderId, paymentId, reason, now });
 const expire = (now: string): OrderCommand => ({ type: 'ExpireOrder', orderId, now });
@@ -37,9 +37,9 @@ const rejected: OrderEvent = {
   type: 'OrderRejected',
   data: { orderId, customerId, requestHash: 'hash-a', reason: 'out_of_stock', skus: ['CAP-002'], rejectedAt: T0 },
 };
-const paymentRequested = (requestedAt = T1, paymentToken = 'tok_visa'): OrderEvent => ({
+const paymentRequested = (requestedAt = T1, tokenFingerprint = 'fp-visa'): OrderEvent => ({
   type: 'PaymentRequested',
-  data: { orderId, customerId, paymentId, amountCents: TOTAL, paymentToken, requestedAt },
+  data: { orderId, customerId, paymentId, amountCents: TOTAL, tokenFingerprint, requestedAt },
 });
 const confirmed = (confirmedAt = T2): OrderEvent => ({ type: 'OrderConfirmed', data: { orderId, customerId, paymentId, confirmedAt } });
 const paymentFailed = (failedAt = T2, reason = 'declined'): OrderEvent => ({ type: 'OrderPaymentFailed', data: { orderId, customerId, paymentId, reason, failedAt } });
@@ -65,7 +65,7 @@ describe('order decider: payment, confirmation and expiry', () => {
       spec.given([placed, paymentRequested()]).when(requestPayment(T2)).thenNothing());
 
     it('changes nothing when payment is requested again with another token', () =>
-      spec.given([placed, paymentRequested()]).when(requestPayment(T2, 'tok_other')).thenNothing());
+      spec.given([placed, paymentRequested()]).when(requestPayment(T2, 'fp-other')).thenNothing());
 
     it('takes the amount from the order, not from the request', () => {
       const decision = orderDecider.decide(requestPayment(), fold(orderDecider, [placed]));
@@ -123,14 +123,14 @@ describe('order decider: payment, confirmation and expiry', () => {
     });
 
     it("answers another customer's pay or cancel as if the order did not exist", () => {
-      spec.given([placed]).when({ type: 'RequestPayment', orderId, paymentId, paymentToken: 'tok_declined', now: T1, customerId: 'someone-else' }).thenRejects('order_not_found');
+      spec.given([placed]).when({ type: 'RequestPayment', orderId, paymentId, tokenFingerprint: 'fp-declined', now: T1, customerId: 'someone-else' }).thenRejects('order_not_found');
       spec.given([placed]).when({ type: 'CancelOrder', orderId, now: T1, customerId: 'someone-else' }).thenRejects('order_not_found');
     });
 
     it('lets the customer who placed it pay and cancel', () => {
       spec
         .given([placed])
-        .when({ type: 'RequestPayment', orderId, paymentId, paymentToken: 'tok_visa', now: T1, customerId })
+        .when({ type: 'RequestPayment', orderId, paymentId, tokenFingerprint: 'fp-visa', now: T1, customerId })
         .then([paymentRequested()]);
       spec.given([placed]).when({ type: 'CancelOrder', orderId, now: T2, customerId }).then([cancelled()]);
     });

@@ -26,9 +26,19 @@ export const OrderEvents = {
     z.object({ orderId: z.string(), customerId: z.string(), requestHash: z.string(), reason: z.string(), skus: z.array(skuSchema), rejectedAt: isoTimestamp }),
   ),
   OrderCancelled: defineEvent('OrderCancelled', z.object({ orderId: z.string(), customerId: z.string(), cancelledAt: isoTimestamp })),
+  // v2: the token itself stays out of the log (it is kept in the payment-token vault); v1 events carried `paymentToken`
   PaymentRequested: defineEvent(
     'PaymentRequested',
-    z.object({ orderId: z.string(), customerId: z.string(), paymentId: z.string(), amountCents: z.number().int().min(0), paymentToken: z.string(), requestedAt: isoTimestamp }),
+    z.object({
+      orderId: z.string(),
+      customerId: z.string(),
+      paymentId: z.string(),
+      amountCents: z.number().int().min(0),
+      /** A digest of the token: tells repeated use of a card token apart without being one. */
+      tokenFingerprint: z.string().optional(),
+      requestedAt: isoTimestamp,
+    }),
+    2,
   ),
   OrderConfirmed: defineEvent('OrderConfirmed', z.object({ orderId: z.string(), customerId: z.string(), paymentId: z.string(), confirmedAt: isoTimestamp })),
   OrderPaymentFailed: defineEvent('OrderPaymentFailed', z.object({ orderId: z.string(), customerId: z.string(), paymentId: z.string(), reason: z.string(), failedAt: isoTimestamp })),
@@ -60,7 +70,7 @@ export type OrderCommand =
       readonly type: 'RequestPayment';
       readonly orderId: string;
       readonly paymentId: string;
-      readonly paymentToken: string;
+      readonly tokenFingerprint: string;
       readonly now: string;
       readonly customerId?: string | undefined;
     }
@@ -156,7 +166,7 @@ const decide = (command: OrderCommand, state: OrderState): Decision<OrderEvent> 
       if (state.paymentId !== undefined) return unchanged();
       return accept({
         type: 'PaymentRequested',
-        data: { orderId: command.orderId, customerId: state.customerId, paymentId: command.paymentId, amountCents: state.totalCents, paymentToken: command.paymentToken, requestedAt: command.now },
+        data: { orderId: command.orderId, customerId: state.customerId, paymentId: command.paymentId, amountCents: state.totalCents, tokenFingerprint: command.tokenFingerprint, requestedAt: command.now },
       });
     case 'ConfirmOrder':
       if (state.status === 'none') return notFound(command.orderId);

@@ -15,7 +15,7 @@ import { CheckoutRunner } from '../../commands/checkout/checkout-runner';
 import { DeadlineTracker } from '../../commands/checkout/deadline-tracker';
 import { Checkout } from '../../commands/orders/checkout';
 import { PaymentCallbacks } from '../../commands/payments/payment-callbacks';
-import type { CheckpointStore, Clock, IdGenerator, SnapshotStore } from '../../commands/ports';
+import type { CheckpointStore, Clock, IdGenerator, PaymentTokenVault, SnapshotStore } from '../../commands/ports';
 import type { EventStore } from '../../domain/kernel/event-store';
 import { ProjectionRunner } from '../../projections/projection-runner';
 import { customerOrdersProjection, inventoryProjection, ordersProjection, productsProjection } from '../../projections/read-models';
@@ -30,11 +30,13 @@ import { ConfigError, type CrestConfig } from '../config/config';
 import { buildHttpApp } from '../http/app';
 import { createCustomerAuth } from '../http/customer-auth';
 import { opsRoutes } from '../http/ops-routes';
-import { EventStoreDbCheckpointStore, EventStoreDbSnapshotStore } from '../eventstoredb/eventstoredb-bookkeeping';
-import { EventStoreDbEventStore } from '../eventstoredb/eventstoredb-event-store';
-import { MemoryCheckpointStore } from '../memory/memory-checkpoint-store';
-import { MemoryEventStore } from '../memory/memory-event-store';
 import { MemoryReadModels } from '../memory/memory-read-models';
+import { memoryBundle } from '../memory/memory-bundle';
+import { MemoryPaymentTokenVault } from '../memory/memory-payment-token-vault';
+import { openEventStoreDbBundle } from '../eventstoredb/eventstoredb-bundle';
+import { openSqliteBundle } from '../sqlite/sqlite-bundle';
+import { RedisPaymentTokenVault } from '../redis/redis-payment-token-vault';
+import type { StoreBundle } from '../shared/store-bundle';
 import { KafkaInventoryGateway } from '../kafka/kafka-inventory';
 import { KafkaIntegrationPublisher } from '../kafka/kafka-publisher';
 import { MongoReadModels } from '../mongodb/mongo-read-models';
@@ -42,17 +44,19 @@ import { defaultAvailabilityKeys, RedisAvailability } from '../redis/redis-avail
 import { RedisInvalidationBus } from '../redis/redis-invalidation-bus';
 import { RedisSharedCache } from '../redis/redis-shared-cache';
 import { openConnections, type Connections } from './connections';
-import { MemorySnapshotStore } from '../memory/memory-snapshot-store';
 import { CrestMetrics } from '../metrics/metrics';
 import type { FollowerMonitor } from '../../projections/log-follower';
 import { SimulatedPaymentProvider } from '../simulated-payments/simulated-provider';
-import { SqliteCheckpointStore } from '../sqlite/sqlite-checkpoint-store';
-import { SqliteEventStore } from '../sqlite/sqlite-event-store';
-import { SqliteSnapshotStore } from '../sqlite/sqlite-snapshot-store';
 import { openSqliteFile } from '../sqlite/sqlite-database';
 import { SqliteReadModels } from '../sqlite/sqlite-read-models';
 
 type ReadModelBackend = ReadModelStore & CatalogueQueries & OrderQueries & InventoryQueries;
+
+interface ReadModelSetup {
+  readonly models: ReadModelBackend;
+  prepare(): Promise<void>;
+  close(): Promise<void>;
+}
 
 const noConnections: Connections = { close: async () => undefined };
 
@@ -67,7 +71,9 @@ export const Tokens = {
   Logger: id<Logger>('Logger'),
   Clock: id<Clock>('Clock'),
   Ids: id<IdGenerator>('Ids'),
+  Stores: id<StoreBundle>('Stores'),
   EventStore: id<EventStore>('EventStore'),
+  PaymentTokens: id<PaymentTokenVault>('PaymentTokens'),
   Snapshots: id<SnapshotStore>('Snapshots'),
   Metrics: id<CrestMetrics>('Metrics'),
   /** Where every log follower reports retries and stalls (readiness, metrics, logs). */
@@ -79,6 +85,8 @@ export const Tokens = {
   Stock: id<StockCommands>('Stock'),
   Checkout: id<Checkout>('Checkout'),
   ReadModels: id<ReadModelBackend>('ReadModels'),
+  /** The read models with what their technology needs at start (indexes) and at stop (closing a file). */
+  ReadModelSetup: id<ReadModelSetup>('ReadModelSetup'),
   Projections: id<ProjectionRunner[]>('Projections'),
   InvalidationBus: id<InvalidationBus | undefined>('InvalidationBus'),
   Relay: id<EventRelay | undefined>('Relay'),
@@ -119,23 +127,28 @@ export const createContainer = (config: CrestConfig, options: CompositionOptions
   c.bind(Tokens.Logger).toConstantValue(options.logger ?? defaultLogger(config));
   c.bind(Tokens.Clock).toConstantValue(options.clock ?? { now: () => new Date() });
   c.bind(Tokens.Ids).toConstantValue({ next: () => randomUUID() });
-  c.bind(Tokens.EventStore).toDynamicValue((): EventStore => {
+  c.bind(Tokens.Stores).toDynamicValue((): StoreBundle => {
     switch (config.CREST_EVENT_STORE) {
       case 'memory':
-        return new MemoryEventStore();
+        return memoryBundle();
       case 'eventstoredb':
-        return new EventStoreDbEventStore(config.ESDB_CONNECTION_STRING!);
+        return openEventStoreDbBundle(config.ESDB_CONNECTION_STRING!);
       case 'sqlite':
-        return new SqliteEventStore({ file: join(config.CREST_DATA_DIR, 'crest.sqlite'), synchronous: config.CREST_SQLITE_SYNCHRONOUS });
+        return openSqliteBundle({ file: join(config.CREST_DATA_DIR, 'crest.sqlite'), synchronous: config.CREST_SQLITE_SYNCHRONOUS });
     }
   });
-  // snapshots and checkpoints live beside the events they refer to
-  c.bind(Tokens.Snapshots).toDynamicValue((ctx) => {
-    const store = ctx.get(Tokens.EventStore);
-    if (store instanceof SqliteEventStore) return new SqliteSnapshotStore(store.db);
-    if (store instanceof EventStoreDbEventStore) return new EventStoreDbSnapshotStore(store.connection);
-    return new MemorySnapshotStore();
-  });
+  c.bind(Tokens.EventStore).toDynamicValue((ctx) => ctx.get(Tokens.Stores).events);
+  c.bind(Tokens.Snapshots).toDynamicValue((ctx) => ctx.get(Tokens.Stores).snapshots);
+  c.bind(Tokens.Checkpoints).toDynamicValue((ctx) => ctx.get(Tokens.Stores).checkpoints);
+  // a store that cannot keep tokens outside its log (EventStoreDB) leaves them to Redis, shared by the cluster's
+  // roles, or to this process alone
+  c.bind(Tokens.PaymentTokens).toDynamicValue(
+    (ctx): PaymentTokenVault =>
+      ctx.get(Tokens.Stores).paymentTokens ??
+      (connections.redis
+        ? new RedisPaymentTokenVault(connections.redis, { prefix: config.CREST_REDIS_PREFIX, ttlMs: config.CREST_RESERVATION_TTL_MS + config.CREST_RESERVATION_GRACE_MS })
+        : new MemoryPaymentTokenVault()),
+  );
   c.bind(Tokens.Metrics).toDynamicValue(() => new CrestMetrics());
   c.bind(Tokens.FollowerMonitor).toDynamicValue((ctx) => ctx.get(Tokens.Metrics).followerMonitor(ctx.get(Tokens.Logger)));
   const followerRetry = { retryMaxMs: config.CREST_FOLLOWER_RETRY_MAX_MS };
@@ -164,16 +177,21 @@ export const createContainer = (config: CrestConfig, options: CompositionOptions
   c.bind(Tokens.Products).toDynamicValue((ctx) => new ProductCommands(commandDeps(ctx), ctx.get(Tokens.Catalog)));
   c.bind(Tokens.Stock).toDynamicValue((ctx) => new StockCommands(ctx.get(Tokens.Catalog), ctx.get(Tokens.Gateway)));
   c.bind(Tokens.Checkout).toDynamicValue(
-    (ctx) => new Checkout(commandDeps(ctx), ctx.get(Tokens.Catalog), ctx.get(Tokens.Gateway), { reservationTtlMs: config.CREST_RESERVATION_TTL_MS, reservationGraceMs: config.CREST_RESERVATION_GRACE_MS }),
+    (ctx) => new Checkout(commandDeps(ctx), ctx.get(Tokens.Catalog), ctx.get(Tokens.Gateway), ctx.get(Tokens.PaymentTokens), { reservationTtlMs: config.CREST_RESERVATION_TTL_MS, reservationGraceMs: config.CREST_RESERVATION_GRACE_MS }),
   );
-  c.bind(Tokens.ReadModels).toDynamicValue((): ReadModelBackend => {
-    if (connections.mongo) return new MongoReadModels(connections.mongo, connections.mongoServer);
+  c.bind(Tokens.ReadModelSetup).toDynamicValue((): ReadModelSetup => {
+    if (connections.mongo) {
+      const models = new MongoReadModels(connections.mongo, connections.mongoServer);
+      return { models, prepare: () => models.ensureIndexes(), close: async () => undefined };
+    }
     if (config.CREST_READ_MODELS === 'sqlite') {
       // rebuildable, so NORMAL: a crash may lose the last batches, and the checkpoint stored with them goes back too
-      return new SqliteReadModels(openSqliteFile({ file: join(config.CREST_DATA_DIR, 'read-models.sqlite'), synchronous: 'NORMAL' }));
+      const db = openSqliteFile({ file: join(config.CREST_DATA_DIR, 'read-models.sqlite'), synchronous: 'NORMAL' });
+      return { models: new SqliteReadModels(db), prepare: async () => undefined, close: async () => void db.close() };
     }
-    return new MemoryReadModels();
+    return { models: new MemoryReadModels(), prepare: async () => undefined, close: async () => undefined };
   });
+  c.bind(Tokens.ReadModels).toDynamicValue((ctx) => ctx.get(Tokens.ReadModelSetup).models);
   c.bind(Tokens.Projections).toDynamicValue((ctx) => {
     const observer = ctx.get(Tokens.Metrics).projectionObserver(ctx.get(Tokens.Logger));
     const options = { batchSize: config.CREST_PROJECTION_BATCH, poisonPolicy: config.CREST_PROJECTION_POISON_POLICY, monitor: ctx.get(Tokens.FollowerMonitor), ...followerRetry };
@@ -238,12 +256,6 @@ export const createContainer = (config: CrestConfig, options: CompositionOptions
       { name: `kafka-relay:${config.CREST_RELAY_TOPIC}`, batchSize: config.CREST_RELAY_BATCH, monitor: ctx.get(Tokens.FollowerMonitor), ...followerRetry },
     );
   });
-  c.bind(Tokens.Checkpoints).toDynamicValue((ctx) => {
-    const store = ctx.get(Tokens.EventStore);
-    if (store instanceof SqliteEventStore) return new SqliteCheckpointStore(store.db);
-    if (store instanceof EventStoreDbEventStore) return new EventStoreDbCheckpointStore(store.connection);
-    return new MemoryCheckpointStore();
-  });
   c.bind(Tokens.PaymentCallbacks).toDynamicValue((ctx) => new PaymentCallbacks(commandDeps(ctx), ctx.get(Tokens.Metrics).paymentCallbackObserver(ctx.get(Tokens.Logger))));
   c.bind(Tokens.PaymentProvider).toDynamicValue((ctx) => {
     const callbacks = ctx.get(Tokens.PaymentCallbacks);
@@ -260,6 +272,7 @@ export const createContainer = (config: CrestConfig, options: CompositionOptions
       commandDeps(ctx),
       ctx.get(Tokens.Gateway),
       ctx.get(Tokens.PaymentProvider),
+      ctx.get(Tokens.PaymentTokens),
       ctx.get(Tokens.Checkpoints),
       new DeadlineTracker(ctx.get(Tokens.EventStore), { snapshots: ctx.get(Tokens.Snapshots), monitor: ctx.get(Tokens.FollowerMonitor), ...followerRetry }),
       ctx.get(Tokens.Metrics).checkoutObserver(logger),
@@ -357,8 +370,8 @@ export const startAllInOne = async (config: CrestConfig, given: CompositionOptio
   const container = createContainer(config, options, connections);
   const catalog = container.get(Tokens.Catalog);
   await catalog.start();
-  const readModels = container.get(Tokens.ReadModels);
-  if (readModels instanceof MongoReadModels) await readModels.ensureIndexes();
+  const readModels = container.get(Tokens.ReadModelSetup);
+  await readModels.prepare();
   const runners = container.get(Tokens.Projections);
   const storefront = container.get(Tokens.Storefront);
   const bus = container.get(Tokens.InvalidationBus);
@@ -394,7 +407,7 @@ export const startAllInOne = async (config: CrestConfig, given: CompositionOptio
         await relay?.stop();
         container.get(Tokens.Inventory).stop();
         for (const runner of runners) await runner.stop();
-        if (readModels instanceof SqliteReadModels) readModels.db.close();
+        await readModels.close();
         await unsubscribe?.();
         await catalog.stop();
         await container.get(Tokens.EventStore).close();

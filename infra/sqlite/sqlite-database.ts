@@ -35,6 +35,10 @@ CREATE TABLE IF NOT EXISTS checkpoints (
   name     TEXT PRIMARY KEY,
   position INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS payment_tokens (
+  payment_id TEXT PRIMARY KEY,
+  token      TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS snapshots (
   stream_id      TEXT PRIMARY KEY,
   revision       INTEGER NOT NULL,

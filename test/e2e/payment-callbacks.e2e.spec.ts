@@ -120,4 +120,18 @@ describe('payment webhook: a signed callback must match its order', function () 
     expect([response.status, response.body.recorded]).to.deep.equal([200, true]);
     await waitFor(async () => (await statusOf(orderId)) === 'confirmed', 10_000, 'confirmation');
   });
+
+  it('keeps the payment token out of the log: events hold a fingerprint, and the vault forgets the token once the order is paid', async () => {
+    await seedProduct(crest, 'TOKEN-LOG', 5, 2000);
+    const placed = await crest.call('POST', '/v1/orders', { headers: { 'idempotency-key': 'token-log-1' }, body: { customerId: 'c-token', lines: [{ sku: 'TOKEN-LOG', quantity: 1 }] } });
+    const token = 'tok_ok';
+    const paid = await crest.call('POST', `/v1/orders/${placed.body.orderId}/payment`, { body: { paymentToken: token } });
+    await waitFor(async () => (await statusOf(placed.body.orderId)) === 'confirmed', 10_000, 'confirmation');
+    const log = await store().readAll();
+    const requested = log.find((e) => e.type === 'PaymentRequested' && (e.data as { orderId: string }).orderId === placed.body.orderId)!;
+    expect(requested.data).to.have.property('tokenFingerprint').that.is.a('string');
+    expect(requested.data).to.not.have.property('paymentToken');
+    expect(log.filter((e) => JSON.stringify([e.data, e.metadata]).includes(`"${token}"`)), 'no event holds the token').to.deep.equal([]);
+    await waitFor(async () => (await crest.running.container.get(Tokens.PaymentTokens).find(paid.body.paymentId)) === undefined, 10_000, 'the vault to forget the token');
+  });
 });
