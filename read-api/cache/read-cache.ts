@@ -25,6 +25,12 @@ interface Entry<V> {
   readonly stale: boolean;
 }
 
+/** A rebuild under way; `since.invalidated` records an invalidation that arrived while it loaded. */
+interface Flight<V> {
+  readonly work: Promise<Entry<V>>;
+  readonly since: { invalidated: boolean };
+}
+
 interface SharedEntry<V> {
   readonly value: V | undefined;
   readonly position: number;
@@ -36,11 +42,12 @@ interface SharedEntry<V> {
  * - unknown keys are cached as misses for `missTtlMs`;
  * - TTLs carry jitter.
  * An entry loaded before a position the caller asks for (`minPosition`) is never served to that caller.
+ * Per-key state lives only in the LRU and in the rebuilds under way, so memory is bounded by `max` plus concurrency,
+ * however many distinct keys are ever seen.
  */
 export class ReadCache<V> {
   private readonly l1: LRUCache<string, Entry<V>>;
-  private readonly inFlight = new Map<string, Promise<Entry<V>>>();
-  private readonly generations = new Map<string, number>();
+  private readonly inFlight = new Map<string, Flight<V>>();
   private readonly now: () => number;
   private readonly random: () => number;
 
@@ -75,7 +82,8 @@ export class ReadCache<V> {
 
   /** Marks an entry stale: the next reader triggers one rebuild and meanwhile still gets the old value. */
   invalidate(key: string): void {
-    this.generations.set(key, (this.generations.get(key) ?? 0) + 1);
+    const flight = this.inFlight.get(key);
+    if (flight) flight.since.invalidated = true;
     const entry = this.l1.get(key, { allowStale: true });
     if (entry && !entry.stale) this.l1.set(key, { ...entry, stale: true });
     if (this.shared) void this.shared.delete([this.sharedKey(key)]).catch(() => undefined);
@@ -84,12 +92,13 @@ export class ReadCache<V> {
   invalidateAll(): void {
     // copy first: marking an entry stale re-inserts it, which would restart a live iteration
     for (const key of [...this.l1.keys()]) this.invalidate(key);
+    for (const flight of this.inFlight.values()) flight.since.invalidated = true;
   }
 
   private rebuild(key: string, load: () => Promise<V | undefined>, position: () => number, minPosition: number): Promise<Entry<V>> {
     const running = this.inFlight.get(key);
-    if (running) return running;
-    const generation = this.generations.get(key) ?? 0;
+    if (running) return running.work;
+    const since = { invalidated: false };
     const work = (async (): Promise<Entry<V>> => {
       const fromShared = await this.readShared(key, minPosition);
       let value: V | undefined;
@@ -104,14 +113,17 @@ export class ReadCache<V> {
       }
       const ttl = this.jittered(value === undefined ? this.options.missTtlMs : this.options.ttlMs);
       // an invalidation that arrived while loading means this value may already be old
-      const stale = (this.generations.get(key) ?? 0) !== generation;
+      const stale = since.invalidated;
       const entry: Entry<V> = { value, position: loadedAt, freshUntil: this.now() + ttl, stale };
       this.l1.set(key, entry);
       if (!fromShared && !stale && this.shared) void this.shared.set(this.sharedKey(key), JSON.stringify({ value, position: loadedAt }), ttl).catch(() => undefined);
       return entry;
     })();
-    this.inFlight.set(key, work);
-    return work.finally(() => this.inFlight.delete(key));
+    const flight: Flight<V> = { work, since };
+    this.inFlight.set(key, flight);
+    return work.finally(() => {
+      if (this.inFlight.get(key) === flight) this.inFlight.delete(key);
+    });
   }
 
   private async readShared(key: string, minPosition: number): Promise<SharedEntry<V> | undefined> {

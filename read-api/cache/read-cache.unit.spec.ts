@@ -1,7 +1,12 @@
 import { expect } from 'chai';
+import { LRUCache } from 'lru-cache';
 import { ReadCache, type CacheObserver, type ReadCacheOptions } from './read-cache';
 
 const quietObserver: CacheObserver = { lookup: () => {}, rebuilt: () => {} };
+
+/** Every key the cache holds in any map of its own: the LRU, rebuilds under way, and anything added later. */
+const retainedKeys = (cache: object): number =>
+  Object.values(cache).reduce<number>((n, field) => n + (field instanceof Map || field instanceof LRUCache ? field.size : 0), 0);
 
 const deferred = <T>() => {
   let resolve!: (v: T) => void;
@@ -120,5 +125,73 @@ describe('ReadCache.invalidateAll', () => {
     expect(await cache.get('a', async () => `a${++loads}`, () => 1), 'stale copy first').to.equal('a1');
     await new Promise((r) => setImmediate(r));
     expect(await cache.get('a', async () => `a${++loads}`, () => 1)).to.equal('a4');
+  });
+});
+
+describe('ReadCache memory', () => {
+  it('keeps no per-key state beyond the LRU and the rebuilds under way, however many keys it sees', async () => {
+    // given a cache of 100 entries
+    const cache = new ReadCache<string>('browse', { max: 100, ttlMs: 1000, missTtlMs: 200, jitter: 0 }, quietObserver);
+
+    // when 20,000 distinct keys are loaded and invalidated, and 20,000 keys never loaded are invalidated
+    for (let i = 0; i < 20_000; i++) {
+      await cache.get(`page-${i}`, async () => `v${i}`, () => 1);
+      cache.invalidate(`page-${i}`);
+      cache.invalidate(`never-loaded-${i}`);
+    }
+
+    // then it holds at most its 100 entries
+    expect(retainedKeys(cache)).to.be.at.most(100);
+  });
+
+  it('still marks a value stale when an invalidation arrives while it loads, for a key it had forgotten', async () => {
+    // given a key that was loaded, invalidated and then evicted by other keys
+    const cache = new ReadCache<string>('t', { max: 2, ttlMs: 60_000, missTtlMs: 1000, jitter: 0 }, quietObserver);
+    await cache.get('k', async () => 'old', () => 1);
+    cache.invalidate('k');
+    await cache.get('a', async () => 'a', () => 1);
+    await cache.get('b', async () => 'b', () => 1);
+
+    // when it is loaded again and invalidated during that load
+    const gate = deferred<void>();
+    let loads = 0;
+    const load = async () => {
+      loads++;
+      if (loads === 1) await gate.promise;
+      return `v${loads}`;
+    };
+    const first = cache.get('k', load, () => 2);
+    cache.invalidate('k');
+    gate.resolve();
+
+    // then the loaded value is served once, stale, and the next read rebuilds it
+    expect(await first).to.equal('v1');
+    expect(await cache.get('k', load, () => 2), 'the stale copy, while rebuilding').to.equal('v1');
+    await new Promise((r) => setImmediate(r));
+    expect(await cache.get('k', load, () => 2)).to.equal('v2');
+    expect(retainedKeys(cache)).to.be.at.most(2);
+  });
+
+  it('invalidateAll also marks the rebuilds under way as stale', async () => {
+    // given a load under way for a key not yet cached
+    const cache = new ReadCache<string>('t', { max: 10, ttlMs: 60_000, missTtlMs: 1000, jitter: 0 }, quietObserver);
+    const gate = deferred<void>();
+    let loads = 0;
+    const load = async () => {
+      loads++;
+      if (loads === 1) await gate.promise;
+      return `v${loads}`;
+    };
+    const first = cache.get('k', load, () => 1);
+
+    // when everything is invalidated before it finishes
+    cache.invalidateAll();
+    gate.resolve();
+
+    // then its value is treated as stale and rebuilt on the next read
+    expect(await first).to.equal('v1');
+    await cache.get('k', load, () => 1);
+    await new Promise((r) => setImmediate(r));
+    expect(await cache.get('k', load, () => 1)).to.equal('v2');
   });
 });
