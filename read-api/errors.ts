@@ -12,11 +12,17 @@ export class NotFoundError extends Error {
 /** The read model did not reach the position the client asked for within the bound. */
 export class StaleReadModelError extends Error {
   readonly code = 'stale_read_model';
+  /** With `head`: `wanted` is beyond the head of the event log, so no wait could reach it. */
   constructor(
     readonly wanted: number,
     readonly reached: number,
+    readonly head?: number,
   ) {
-    super(`The read model is at position ${reached} and did not reach ${wanted} in time; retry shortly`);
+    super(
+      head === undefined
+        ? `The read model is at position ${reached} and did not reach ${wanted} in time; retry shortly`
+        : `Position ${wanted} is beyond the head of the event log (${head}); use a position from a command response`,
+    );
     this.name = 'StaleReadModelError';
   }
 }

@@ -43,6 +43,9 @@ const contextOf = (request: FastifyRequest): CommandContext => ({ commandId: ran
 
 const admin = { admin: true } as const;
 const adminSecurity = [{ admin: [] }];
+const customer = { customer: true } as const;
+/** The customer JWT is required only with CREST_CUSTOMER_AUTH=jwt. */
+const customerSecurity: Array<Record<string, string[]>> = [{ customer: [] }, {}];
 const problems = { 400: ProblemResponse, 401: ProblemResponse, 403: ProblemResponse, 404: ProblemResponse, 409: ProblemResponse };
 
 const TIMED_OUT = Symbol('timed out');
@@ -88,9 +91,10 @@ export const commandRoutes =
     app.post(
       '/v1/orders',
       {
-        config: { customerRateLimit: true },
+        config: { ...customer, customerRateLimit: true },
         schema: {
           tags: ['checkout'],
+          security: customerSecurity,
           headers: PlaceOrderHeaders,
           body: PlaceOrderBody,
           response: { 200: OrderPlacedResponse, 201: OrderPlacedResponse, 202: OrderPlacedResponse, ...problems, 422: ProblemResponse, 429: ProblemResponse, 503: ProblemResponse },
@@ -123,14 +127,14 @@ export const commandRoutes =
 
     app.post(
       '/v1/orders/:id/cancel',
-      { schema: { tags: ['checkout'], params: OrderParams, response: { 200: CancelResponse, ...problems } } },
-      async (request) => deps.checkout.cancel(request.params.id, contextOf(request)),
+      { config: customer, schema: { tags: ['checkout'], security: customerSecurity, params: OrderParams, response: { 200: CancelResponse, ...problems } } },
+      async (request) => deps.checkout.cancel(request.params.id, contextOf(request), request.customerId),
     );
 
     app.post(
       '/v1/orders/:id/payment',
-      { schema: { tags: ['checkout'], params: OrderParams, body: PaymentBody, response: { 202: PaymentResponse, ...problems } } },
-      async (request, reply) => reply.status(202).send(await deps.checkout.requestPayment(request.params.id, request.body.paymentToken, contextOf(request))),
+      { config: customer, schema: { tags: ['checkout'], security: customerSecurity, params: OrderParams, body: PaymentBody, response: { 202: PaymentResponse, ...problems } } },
+      async (request, reply) => reply.status(202).send(await deps.checkout.requestPayment(request.params.id, request.body.paymentToken, contextOf(request), request.customerId)),
     );
 
     app.post(

@@ -20,6 +20,15 @@ Commands:
 
 Configuration comes from environment variables; see README.md ("Configuration").`;
 
+/** The one warning a start prints when customer routes are open to anyone. */
+const warnIfCustomersUnauthenticated = (config: ReturnType<typeof loadConfig>): void => {
+  if (config.CREST_CUSTOMER_AUTH !== 'off') return;
+  process.stderr.write(
+    'WARNING: CREST_CUSTOMER_AUTH=off: customer routes are unauthenticated, so anyone can read, cancel or pay any order. ' +
+      'Set CREST_CUSTOMER_AUTH=jwt with CREST_CUSTOMER_JWT_SECRET or CREST_CUSTOMER_JWKS_URL.\n',
+  );
+};
+
 const onSignals = (log: { info: (o: object, m: string) => void; error: (o: object, m: string) => void }, stop: () => Promise<void>): void => {
   const shutdown = (signal: string): void => {
     log.info({ signal }, 'shutting down');
@@ -47,6 +56,7 @@ const start = async (): Promise<void> => {
   if (crest.webhookSecret.generated) {
     process.stdout.write(`No CREST_PAYMENT_WEBHOOK_SECRET was set, so this run uses a generated one (shown once):\n  CREST_PAYMENT_WEBHOOK_SECRET=${crest.webhookSecret.secret}\n\n`);
   }
+  warnIfCustomersUnauthenticated(config);
   onSignals(log, crest.stop);
 };
 
@@ -75,6 +85,7 @@ const runRole = async (role: 'serve' | 'inventory' | 'projections' | 'sagas', co
   const log = pino({ level: config.CREST_LOG_LEVEL, base: { service: 'crest', role } });
   const running = await startRole(role, config, { logger: log });
   process.stdout.write(`Crest ${role === 'serve' ? 'API node' : `${role} worker`} is running (${role === 'serve' ? 'API' : 'health and metrics'} on ${running.url})\n`);
+  if (role === 'serve') warnIfCustomersUnauthenticated(config);
   onSignals(log, running.stop);
 };
 

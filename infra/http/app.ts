@@ -1,25 +1,35 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import underPressure from '@fastify/under-pressure';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify';
 import { jsonSchemaTransform, validatorCompiler } from 'fastify-type-provider-zod';
 import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { CustomerAuthenticator } from './customer-auth';
-import { HttpProblem, sendProblem } from './problem';
+import { HttpProblem, problemFor, sendProblem } from './problem';
 
 /** Per-route policy that routes declare in `config` and this module enforces. */
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** Requires the admin bearer token. */
     admin?: boolean;
-    /** Rate-limits by the `customerId` in the body. */
+    /** Rate-limits orders by customer: the verified customer, else the `customerId` in the body. */
     customerRateLimit?: boolean;
+    /**
+     * A customer route. With customer auth on it requires the customer's bearer JWT, sets `request.customerId`, and
+     * refuses a body or path `customerId` that is not that customer (403 `customer_mismatch`). With it off, the
+     * per-IP limit applies.
+     */
+    customer?: boolean;
   }
   interface FastifyRequest {
-    /** The JSON body exactly as received, for signature checks. */
-    rawBody?: string;
+    /** The JSON body's bytes exactly as received, for signature checks. */
+    rawBody?: Buffer;
+    /** The customer verified from the bearer JWT (its `sub`), on customer routes with customer auth on. */
+    customerId?: string;
   }
 }
 
@@ -42,6 +52,19 @@ export interface HttpAppOptions {
 
 const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const BODY_LIMIT = 64 * 1024;
+const MAX_HEADER_BYTES = 16 * 1024;
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+/** Idle bound on a connection mid-request; above the longest configurable wait of a handler (60 s). */
+const CONNECTION_IDLE_TIMEOUT_MS = 120_000;
+/** How long a connection we are closing keeps reading what the client still sends. */
+const LINGER_MS = 5000;
+
+/** Node's HTTP parser and request-timeout errors, by their code. */
+const clientErrorCodes: Readonly<Record<string, { code: string; detail: string }>> = {
+  HPE_HEADER_OVERFLOW: { code: 'headers_too_large', detail: `The request headers are larger than ${MAX_HEADER_BYTES} bytes` },
+  ERR_HTTP_REQUEST_TIMEOUT: { code: 'request_timeout', detail: 'The request did not arrive in time' },
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: { code: 'payload_too_large', detail: 'The chunk extensions are too large' },
+};
 
 const tokenMatches = (given: string, expected: string): boolean => {
   const a = Buffer.from(given);
@@ -51,11 +74,89 @@ const tokenMatches = (given: string, expected: string): boolean => {
 
 const retryAfterSeconds = (ms: number): string => String(Math.max(1, Math.ceil(ms / 1000)));
 
+const consumeOrRefuse = async (limiter: RateLimiterAbstract, key: string, detail: string): Promise<void> => {
+  try {
+    await limiter.consume(key);
+  } catch (refusal) {
+    const ms = (refusal as { msBeforeNext?: number }).msBeforeNext ?? 1000;
+    throw new HttpProblem(429, 'rate_limited', detail, {}, { 'retry-after': retryAfterSeconds(ms) });
+  }
+};
+
+/**
+ * Closes a socket without losing our answer. Closing while the client is still sending makes the kernel reset the
+ * connection, and a reset can discard the answer before the client reads it (EPIPE or ECONNRESET instead of 413). So
+ * send FIN, keep reading (and discarding) what still arrives, and destroy only after `LINGER_MS` if the client has not
+ * closed by then.
+ */
+const lingerThenClose = (socket: Socket): void => {
+  if (socket.destroyed) return;
+  socket.end();
+  socket.resume();
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+};
+
+/** Sockets we are already closing: a late parser error or timeout on them must not write a second answer. */
+const closing = new WeakSet<Socket>();
+
+/** An answer sent before the body has fully arrived closes the connection, but only after the client could read it. */
+const closeGently = (request: FastifyRequest, reply: FastifyReply): void => {
+  const socket = request.raw.socket as Socket | null;
+  if (!socket || closing.has(socket)) return;
+  closing.add(socket);
+  reply.header('connection', 'close');
+  request.raw.resume();
+  // node calls destroySoon() once a `Connection: close` response is written; make that a lingering close
+  Object.assign(socket, { destroySoon: () => lingerThenClose(socket) });
+};
+
+/** The raw-socket answer to an error Node's HTTP parser (or its request timeout) meets before Fastify sees a request. */
+const clientErrorResponse = (errorCode: string | undefined, message: string, requestTimeoutMs: number): string => {
+  const known = errorCode ? clientErrorCodes[errorCode] : undefined;
+  const code = known?.code ?? 'bad_request';
+  const detail =
+    code === 'request_timeout' ? `The request did not arrive within ${requestTimeoutMs} ms` : (known?.detail ?? `The request is not valid HTTP/1.1 (${errorCode ?? 'error'}: ${message})`);
+  const problem = problemFor(code, detail, '');
+  const body = JSON.stringify(problem);
+  return (
+    `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status] ?? 'Error'}\r\n` +
+    'Content-Type: application/problem+json\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    'Connection: close\r\n\r\n' +
+    body
+  );
+};
+
 /** Builds the HTTP app (not listening): one error handler, one JSON parser, and the cross-cutting policies. */
 export const buildHttpApp = async (options: HttpAppOptions): Promise<FastifyInstance> => {
+  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT,
+    // headers and body must have arrived within this (slow-body clients get 408); node checks it on an interval
+    requestTimeout: requestTimeoutMs,
+    connectionTimeout: Math.max(CONNECTION_IDLE_TIMEOUT_MS, requestTimeoutMs),
+    // node must get the timeouts at construction: set later (as fastify does), a headersTimeout above requestTimeout
+    // leaves bodies unbounded; its default 30 s check interval would also stretch a 1 s timeout to 31 s
+    http: {
+      requestTimeout: requestTimeoutMs,
+      headersTimeout: Math.min(60_000, requestTimeoutMs),
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(requestTimeoutMs / 4))),
+      maxHeaderSize: MAX_HEADER_BYTES,
+    },
+    clientErrorHandler: (error: Error & { code?: string }, socket: Socket) => {
+      if (error.code === 'ECONNRESET' || socket.destroyed) return;
+      if (closing.has(socket)) return void socket.destroy();
+      closing.add(socket);
+      options.logger.debug({ err: error, code: error.code }, 'client error');
+      // a response already under way on this socket cannot be followed by another one
+      const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
+      if (!socket.writable || inFlight?.headersSent) return void socket.destroy();
+      socket.write(clientErrorResponse(error.code, error.message, requestTimeoutMs));
+      lingerThenClose(socket);
+    },
     requestIdHeader: false,
     logController: new LogController({ requestIdLogLabel: 'correlationId', disableRequestLogging: true }),
     genReqId: (req) => {
@@ -74,37 +175,46 @@ export const buildHttpApp = async (options: HttpAppOptions): Promise<FastifyInst
   app.removeContentTypeParser('text/plain');
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    request.rawBody = body as string;
-    parseJson(request, body as string, done);
+  // the bytes as received: a webhook signature is over them, and decoding (invalid UTF-8 becomes U+FFFD) would change them
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    request.rawBody = body as Buffer;
+    parseJson(request, (body as Buffer).toString('utf8'), done);
   });
   app.setErrorHandler((error, request, reply) => sendProblem(error, request, reply));
   app.setNotFoundHandler((request, reply) => sendProblem(new HttpProblem(404, 'not_found', `No route for ${request.method} ${request.url}`), request, reply));
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-correlation-id', request.id);
-    if (!request.routeOptions.config.admin) return;
-    const header = request.headers.authorization;
-    if (!header) throw new HttpProblem(401, 'unauthorized', 'Send Authorization: Bearer <admin token>', {}, { 'www-authenticate': 'Bearer' });
-    const match = /^bearer +(.+)$/i.exec(header);
-    if (!match || !tokenMatches(match[1]!, options.adminToken)) throw new HttpProblem(403, 'forbidden', 'The admin token does not match');
+    const config = request.routeOptions.config;
+    if (config.admin) {
+      const header = request.headers.authorization;
+      if (!header) throw new HttpProblem(401, 'unauthorized', 'Send Authorization: Bearer <admin token>', {}, { 'www-authenticate': 'Bearer' });
+      const match = /^bearer +(.+)$/i.exec(header);
+      if (!match || !tokenMatches(match[1]!, options.adminToken)) throw new HttpProblem(403, 'forbidden', 'The admin token does not match');
+      return;
+    }
+    if (!config.customer) return;
+    if (options.customerAuth) request.customerId = await options.customerAuth.verify(request.headers.authorization);
+    else if (options.ipLimiter) await consumeOrRefuse(options.ipLimiter, request.ip, 'Too many requests from this address');
   });
 
   app.addHook('preHandler', async (request) => {
-    if (!request.routeOptions.config.customerRateLimit) return;
-    const customerId = (request.body as { customerId?: string } | undefined)?.customerId ?? 'anonymous';
-    for (const [limiter, key] of [
-      [options.globalLimiter, 'global'],
-      [options.customerLimiter, customerId],
-    ] as const) {
-      if (!limiter) continue;
-      try {
-        await limiter.consume(key);
-      } catch (refusal) {
-        const ms = (refusal as { msBeforeNext?: number }).msBeforeNext ?? 1000;
-        throw new HttpProblem(429, 'rate_limited', key === 'global' ? 'Crest is taking all the orders it can' : 'Too many orders from this customer', {}, { 'retry-after': retryAfterSeconds(ms) });
+    const config = request.routeOptions.config;
+    if (config.customer && request.customerId !== undefined) {
+      const claimed = [(request.body as { customerId?: unknown } | undefined)?.customerId, (request.params as { customerId?: unknown } | undefined)?.customerId];
+      if (claimed.some((c) => c !== undefined && c !== request.customerId)) {
+        throw new HttpProblem(403, 'customer_mismatch', 'The customerId is not the customer the bearer token was issued to');
       }
     }
+    if (!config.customerRateLimit) return;
+    if (options.globalLimiter) await consumeOrRefuse(options.globalLimiter, 'global', 'Crest is taking all the orders it can');
+    const customerId = request.customerId ?? (request.body as { customerId?: string } | undefined)?.customerId ?? 'anonymous';
+    if (options.customerLimiter) await consumeOrRefuse(options.customerLimiter, customerId, 'Too many orders from this customer');
+  });
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (!request.raw.complete) closeGently(request, reply);
+    return payload;
   });
 
   if (options.onResponse) {
@@ -128,7 +238,12 @@ export const buildHttpApp = async (options: HttpAppOptions): Promise<FastifyInst
   await app.register(swagger, {
     openapi: {
       info: { title: 'Crest', version: '1.0.0', description: 'Event-sourced orders and inventory for flash sales' },
-      components: { securitySchemes: { admin: { type: 'http', scheme: 'bearer' } } },
+      components: {
+        securitySchemes: {
+          admin: { type: 'http', scheme: 'bearer' },
+          customer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Required on customer routes when CREST_CUSTOMER_AUTH=jwt; `sub` is the customer.' },
+        },
+      },
     },
     transform: jsonSchemaTransform,
   });

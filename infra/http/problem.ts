@@ -24,13 +24,16 @@ interface ProblemType {
 export const problemTypes: Readonly<Record<string, ProblemType>> = {
   validation_failed: { status: 400, title: 'The request is not valid' },
   malformed_json: { status: 400, title: 'The body is not valid JSON' },
-  unauthorized: { status: 401, title: 'An admin token is required' },
+  bad_request: { status: 400, title: 'The request is not valid HTTP' },
+  unauthorized: { status: 401, title: 'A valid bearer token is required' },
   invalid_signature: { status: 401, title: 'The signature is missing or wrong' },
   forbidden: { status: 403, title: 'The admin token is wrong' },
+  customer_mismatch: { status: 403, title: 'The customer is not the one the token was issued to' },
   not_found: { status: 404, title: 'No such resource' },
   unknown_sku: { status: 404, title: 'The SKU is not listed' },
   order_not_found: { status: 404, title: 'No such order' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
+  request_timeout: { status: 408, title: 'The request took too long to arrive' },
   out_of_stock: { status: 409, title: 'Not enough stock' },
   insufficient_stock: { status: 409, title: 'Not enough stock for this adjustment' },
   order_not_cancellable: { status: 409, title: 'The order can no longer be cancelled' },
@@ -41,7 +44,9 @@ export const problemTypes: Readonly<Record<string, ProblemType>> = {
   payload_too_large: { status: 413, title: 'The body is larger than 64 KiB' },
   unsupported_media_type: { status: 415, title: 'Bodies must be application/json' },
   idempotency_key_reused: { status: 422, title: 'The Idempotency-Key was used for a different request' },
+  payment_mismatch: { status: 422, title: 'The payment callback does not match its order' },
   rate_limited: { status: 429, title: 'Too many requests' },
+  headers_too_large: { status: 431, title: 'The request headers are larger than 16 KiB' },
   internal_error: { status: 500, title: 'Internal error' },
   overloaded: { status: 503, title: 'The server is overloaded' },
   concurrency_conflict: { status: 503, title: 'Too much contention; retry' },
@@ -103,11 +108,18 @@ const classify = (error: unknown): { code: string; detail: string; extras: Recor
   return { code: 'internal_error', detail: 'Something went wrong on our side; the request may be retried.', extras: {}, headers: {} };
 };
 
+const causeOf = (error: unknown): { cause?: string } => {
+  const cause = (error as { cause?: unknown } | undefined)?.cause;
+  return cause instanceof Error ? { cause: cause.message } : {};
+};
+
 /** The single place where an error becomes an RFC 7807 problem+json response. */
 export const sendProblem = (error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
   const { code, detail, extras, headers } = classify(error);
   const problem = problemFor(code, detail, request.url, extras);
-  if (problem.status >= 500) request.log.error({ err: error, code }, 'request failed');
+  if (problem.status === 500) request.log.error({ err: error, code }, 'request failed');
+  // expected refusals under load or while a dependency is down: no stack, and not an error page for whoever is on call
+  else if (problem.status > 500) request.log.warn({ code, status: problem.status, detail, ...causeOf(error) }, 'request refused');
   const retryAfter = RETRY_AFTER_SECONDS[problem.status];
   if (retryAfter && !headers['retry-after']) headers['retry-after'] = retryAfter;
   return reply.status(problem.status).headers(headers).type('application/problem+json').send(problem);

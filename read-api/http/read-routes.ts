@@ -55,6 +55,9 @@ const CustomerOrdersPage = z.object({
 });
 const InventoryView = z.object({ sku: z.string(), received: z.number(), adjusted: z.number(), available: z.number(), reserved: z.number(), sold: z.number() });
 
+/** The customer JWT is required only with CREST_CUSTOMER_AUTH=jwt. */
+const customerSecurity: Array<Record<string, string[]>> = [{ customer: [] }, {}];
+
 /** The storefront read API. Every route honours X-Min-Position (read-your-writes, bounded). */
 export const readRoutes =
   (deps: ReadRouteDeps): FastifyPluginAsync =>
@@ -62,10 +65,28 @@ export const readRoutes =
     const app = root.withTypeProvider<ZodTypeProvider>();
     const { storefront } = deps;
 
+    /** The log's head when `wanted` is beyond it (no wait can reach it), else undefined; an unreadable head means wait. */
+    const headBelow = async (wanted: number): Promise<number | undefined> => {
+      if (!deps.logHead) return undefined;
+      let head: number | undefined;
+      try {
+        head = await deps.logHead();
+      } catch {
+        return undefined;
+      }
+      const reached = head ?? 0;
+      return wanted > reached ? reached : undefined;
+    };
+
     const minPositionOf = async (request: FastifyRequest): Promise<number | undefined> => {
       const header = (request.headers as { 'x-min-position'?: string })['x-min-position'];
       if (header === undefined) return undefined;
       const wanted = Number(header);
+      // the head is consulted only when a wait would start, so reads that are already satisfied pay nothing
+      if (storefront.progress.position < wanted) {
+        const head = await headBelow(wanted);
+        if (head !== undefined) throw new StaleReadModelError(wanted, storefront.progress.position, head);
+      }
       if (!(await storefront.progress.waitFor(wanted, deps.minPositionWaitMs))) throw new StaleReadModelError(wanted, storefront.progress.position);
       return wanted;
     };
@@ -99,11 +120,12 @@ export const readRoutes =
 
     app.get(
       '/v1/orders/:id',
-      { schema: { tags: ['storefront'], params: z.object({ id: orderIdSchema }), headers: MinPositionHeaders, response: { 200: OrderView } } },
+      { config: { customer: true }, schema: { tags: ['storefront'], security: customerSecurity, params: z.object({ id: orderIdSchema }), headers: MinPositionHeaders, response: { 200: OrderView } } },
       async (request) => {
         await minPositionOf(request);
         const order = await storefront.order(request.params.id);
-        if (!order) throw new NotFoundError('order_not_found', `No order ${request.params.id}`);
+        // another customer's order is answered exactly as an unknown one
+        if (!order || (request.customerId !== undefined && order.customerId !== request.customerId)) throw new NotFoundError('order_not_found', `No order ${request.params.id}`);
         const { position: _position, lines, ...view } = order;
         return { ...view, lines: [...lines] };
       },
@@ -111,7 +133,7 @@ export const readRoutes =
 
     app.get(
       '/v1/customers/:customerId/orders',
-      { schema: { tags: ['storefront'], params: z.object({ customerId: identifier }), querystring: PagedQuerystring, headers: MinPositionHeaders, response: { 200: CustomerOrdersPage } } },
+      { config: { customer: true }, schema: { tags: ['storefront'], security: customerSecurity, params: z.object({ customerId: identifier }), querystring: PagedQuerystring, headers: MinPositionHeaders, response: { 200: CustomerOrdersPage } } },
       async (request) => {
         await minPositionOf(request);
         return storefront.customerOrders(request.params.customerId, request.query.limit, request.query.cursor);
