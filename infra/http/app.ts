@@ -213,7 +213,8 @@ export const buildHttpApp = async (options: HttpAppOptions): Promise<FastifyInst
   });
 
   app.addHook('onSend', async (request, reply, payload) => {
-    if (!request.raw.complete) closeGently(request, reply);
+    // (`complete` is undefined on injected requests, which have no connection to close)
+    if (request.raw.complete === false) closeGently(request, reply);
     return payload;
   });
 
