@@ -59,11 +59,11 @@ const CONNECTION_IDLE_TIMEOUT_MS = 120_000;
 /** How long a connection we are closing keeps reading what the client still sends. */
 const LINGER_MS = 5000;
 
-/** Node's HTTP parser and request-timeout errors, by their code. */
-const clientErrorCodes: Readonly<Record<string, { code: string; detail: string }>> = {
-  HPE_HEADER_OVERFLOW: { code: 'headers_too_large', detail: `The request headers are larger than ${MAX_HEADER_BYTES} bytes` },
-  ERR_HTTP_REQUEST_TIMEOUT: { code: 'request_timeout', detail: 'The request did not arrive in time' },
-  HPE_CHUNK_EXTENSIONS_OVERFLOW: { code: 'payload_too_large', detail: 'The chunk extensions are too large' },
+/** Node's HTTP parser and request-timeout errors, by their code; any other parser error is `bad_request`. */
+const clientErrorCodes: Readonly<Record<string, { code: string; detail: (requestTimeoutMs: number) => string }>> = {
+  HPE_HEADER_OVERFLOW: { code: 'headers_too_large', detail: () => `The request headers are larger than ${MAX_HEADER_BYTES} bytes` },
+  ERR_HTTP_REQUEST_TIMEOUT: { code: 'request_timeout', detail: (ms) => `The request did not arrive within ${ms} ms` },
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: { code: 'payload_too_large', detail: () => 'The chunk extensions are too large' },
 };
 
 const tokenMatches = (given: string, expected: string): boolean => {
@@ -115,10 +115,8 @@ const closeGently = (request: FastifyRequest, reply: FastifyReply): void => {
 /** The raw-socket answer to an error Node's HTTP parser (or its request timeout) meets before Fastify sees a request. */
 const clientErrorResponse = (errorCode: string | undefined, message: string, requestTimeoutMs: number): string => {
   const known = errorCode ? clientErrorCodes[errorCode] : undefined;
-  const code = known?.code ?? 'bad_request';
-  const detail =
-    code === 'request_timeout' ? `The request did not arrive within ${requestTimeoutMs} ms` : (known?.detail ?? `The request is not valid HTTP/1.1 (${errorCode ?? 'error'}: ${message})`);
-  const problem = problemFor(code, detail, '');
+  const detail = known ? known.detail(requestTimeoutMs) : `The request is not valid HTTP/1.1 (${errorCode ?? 'error'}: ${message})`;
+  const problem = problemFor(known?.code ?? 'bad_request', detail, '');
   const body = JSON.stringify(problem);
   return (
     `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status] ?? 'Error'}\r\n` +
