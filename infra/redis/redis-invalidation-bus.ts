@@ -30,7 +30,9 @@ export class RedisInvalidationBus implements InvalidationBus {
     await this.subscriber.subscribe(this.channel);
     return async () => {
       this.subscriber.off('message', listener);
-      await this.subscriber.unsubscribe(this.channel);
+      // with Redis down the UNSUBSCRIBE cannot be sent: stopping must not fail on it, or the rest of the shutdown (the
+      // store, the connections) would never run; the listener is already gone, so a late message changes nothing
+      await this.subscriber.unsubscribe(this.channel).catch(() => undefined);
     };
   }
 }
