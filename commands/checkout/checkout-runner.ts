@@ -132,10 +132,29 @@ export class CheckoutRunner {
     await Promise.allSettled([...this.payments]);
   }
 
+  /**
+   * Orders are independent, so a batch's orders are handled side by side (their appends share group commits); each
+   * order's own events keep their log order. A failure fails the batch, which is retried whole: every reaction is
+   * idempotent, so what did succeed changes nothing the second time.
+   */
   private async handleBatch(batch: readonly RecordedEvent[]): Promise<void> {
+    const byOrder = new Map<string, RecordedEvent[]>();
     for (const event of batch) {
-      if (TRIGGERS.has(event.type)) await this.handle(event);
+      if (!TRIGGERS.has(event.type)) continue;
+      const orderId = String((event.data as { orderId?: unknown } | undefined)?.orderId);
+      const events = byOrder.get(orderId);
+      if (events) events.push(event);
+      else byOrder.set(orderId, [event]);
     }
+    const outcomes = await Promise.allSettled(
+      [...byOrder.values()].map(async (events) => {
+        for (const event of events) await this.handle(event);
+      }),
+    );
+    const failures = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected').map((o) => o.reason as unknown);
+    const transient = failures.find((f) => !(f instanceof PoisonEventError));
+    if (transient !== undefined) throw transient;
+    if (failures.length > 0) throw (failures as PoisonEventError[]).reduce((first, f) => (f.event.position < first.event.position ? f : first));
     this.handledPosition = batch[batch.length - 1]!.position;
     // every reaction is idempotent, so the checkpoint only bounds the work after a crash: saving it after each batch
     // cost one fsync per batch on the event loop under load

@@ -115,19 +115,19 @@ export class Checkout {
   async requestPayment(orderId: string, paymentToken: string, ctx: CommandContext, customerId?: string): Promise<{ orderId: string; status: string; paymentId: string; position: number }> {
     const paymentId = paymentIdFor(orderId);
     const tokenFingerprint = createHash('sha256').update(paymentToken).digest('hex').slice(0, 16);
-    await this.paymentTokens.keep(paymentId, paymentToken);
     const command = (): OrderCommand => ({ type: 'RequestPayment', orderId, paymentId, tokenFingerprint, now: this.deps.clock.now().toISOString(), customerId });
-    try {
-      const result = await handleCommand(this.deps, streamName('order', orderId), orderDecider, command, ctx);
-      return { orderId, status: result.state.status, paymentId: result.state.paymentId ?? paymentId, position: result.position };
-    } catch (error) {
-      // a refused request started no payment: its token must not stay behind (a payment in flight keeps its own)
-      if (error instanceof CommandRejectedError) {
-        const order = await loadStream(this.deps.store, streamName('order', orderId), orderDecider);
-        if (order.state.paymentId === undefined || order.state.status !== 'awaiting_payment') await this.paymentTokens.forget(paymentId);
-      }
+    // decided once before the token is kept, so that a request the order refuses (another customer's, a paid order)
+    // can never put its token in the vault; the append below decides again against the stream as it is then
+    const current = await loadStream(this.deps.store, streamName('order', orderId), orderDecider);
+    const decision = orderDecider.decide(command(), current.state);
+    if (!decision.ok) throw new CommandRejectedError(decision.rejection);
+    if (decision.events.length > 0) await this.paymentTokens.keep(paymentId, paymentToken);
+    const result = await handleCommand(this.deps, streamName('order', orderId), orderDecider, command, ctx).catch(async (error: unknown) => {
+      // the order changed in between (cancelled, expired): the token it will never use goes again
+      if (error instanceof CommandRejectedError && decision.events.length > 0) await this.paymentTokens.forget(paymentId);
       throw error;
-    }
+    });
+    return { orderId, status: result.state.status, paymentId: result.state.paymentId ?? paymentId, position: result.position };
   }
 
   private async placeOnce(orderId: string, requestHash: string, input: PlaceOrderInput, ctx: CommandContext): Promise<PlaceOrderResult> {

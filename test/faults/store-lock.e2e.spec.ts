@@ -10,15 +10,28 @@ import { waitFor } from '../support/wait-for';
 const ORDERS = 1500;
 const LOCK_MS = 8000;
 
-/** Another process takes the store's write lock (BEGIN IMMEDIATE) and holds it; resolves once it holds it. */
-const holdWriteLock = async (file: string, ms: number): Promise<ChildProcess> => {
-  const script = `const db = require('better-sqlite3')(${JSON.stringify(file)}); db.exec('BEGIN IMMEDIATE'); process.stdout.write('locked\\n'); setTimeout(() => { db.exec('COMMIT'); process.stdout.write('released\\n'); db.close(); }, ${ms});`;
-  const child = spawn(process.execPath, ['-e', script], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('locked') && resolve());
-    child.once('exit', (code) => reject(new Error(`the lock holder exited with ${code}`)));
-  });
-  return child;
+/**
+ * Another process, started ahead so that taking the lock costs no start-up time: on `take()` it begins an IMMEDIATE
+ * transaction on the store's file (the write lock) and holds it for `ms`; `released` settles when it has let go.
+ */
+const lockHolder = async (file: string, ms: number): Promise<{ take(): Promise<void>; released: Promise<number> }> => {
+  const script = `const db = require('better-sqlite3')(${JSON.stringify(file)}); process.stdout.write('ready\\n'); process.stdin.once('data', () => { db.exec('BEGIN IMMEDIATE'); process.stdout.write('locked\\n'); setTimeout(() => { db.exec('COMMIT'); db.close(); process.exit(0); }, ${ms}); });`;
+  const child: ChildProcess = spawn(process.execPath, ['-e', script], { cwd: process.cwd(), stdio: ['pipe', 'pipe', 'inherit'] });
+  const said = (word: string) =>
+    new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes(word) && resolve());
+      child.once('exit', (code) => reject(new Error(`the lock holder exited with ${code} before it said ${word}`)));
+    });
+  await said('ready');
+  const released = new Promise<number>((resolve) => child.once('exit', () => resolve(Date.now())));
+  return {
+    take: async () => {
+      const locked = said('locked');
+      child.stdin!.write('go\n');
+      await locked;
+    },
+    released,
+  };
 };
 
 /** What a payment provider does with a callback: it sends it again, with backoff, until it gets a 2xx. */
@@ -76,14 +89,30 @@ describe('fault: another process locks the event store mid-sale', function () {
     const retriesBefore = await sagaRetries(crest);
     const captures = orders.map((o) => ({ id: `evt_lock_${o.orderId}`, type: 'payment.captured', paymentId: o.paymentId, orderId: o.orderId, amountCents: o.totalCents }));
     const half = Math.floor(captures.length / 2);
-    await mapLimit(captures.slice(0, half), 32, (c) => deliverUntilTaken(crest, c));
-    const locker = await holdWriteLock(join(crest.dataDir, 'crest.sqlite'), LOCK_MS);
+    const locker = await lockHolder(join(crest.dataDir, 'crest.sqlite'), LOCK_MS);
+    // the lock is taken the moment the first half is acknowledged, while the saga is still confirming it
+    await mapLimit(captures.slice(0, half), 64, (c) => deliverUntilTaken(crest, c));
+    await locker.take();
+    const lockedAt = Date.now();
+    const released = locker.released;
+    // a shopper keeps browsing and a probe keeps asking for readiness while the lock is held
+    const browsing = probeUntil(released, () => crest.call('GET', `/v1/products/${sku}`));
+    const readiness = probeUntil(released, () => crest.call('GET', '/health/ready'));
     const delivered = await mapLimit(captures.slice(half), 32, (c) => deliverUntilTaken(crest, c));
-    await new Promise<void>((resolve) => (locker.exitCode === null ? locker.once('exit', () => resolve()) : resolve()));
+    const releasedAt = await released;
 
     // then, with no restart: every captured order is confirmed and its unit sold, and the invariant holds
     const store = crest.running.container.get(Tokens.EventStore);
     await waitFor(async () => (await stockFromLog(store, sku)).sold === ORDERS, 120_000, `all ${ORDERS} units to be sold`);
+    const allSoldAt = Date.now();
+    const [browsed, ready] = await Promise.all([browsing, readiness]);
+    const callbacks = tally(delivered.flatMap((d) => d.statuses));
+    console.log(
+      `      [fault:store-lock] lock held ${((releasedAt - lockedAt) / 1000).toFixed(1)} s; provider saw ${callbacks}; ` +
+        `browse saw ${tally(browsed.statuses)}, latency p50 ${percentile(browsed.latencies, 0.5)} ms, max ${percentile(browsed.latencies, 1)} ms; ` +
+        `readiness saw ${tally(ready.statuses)}; all ${ORDERS} sold ${((allSoldAt - releasedAt) / 1000).toFixed(1)} s after the release`,
+    );
+    expect(browsed.statuses.every((s) => s === 200), 'browse keeps answering from the read models').to.equal(true);
     const stock = await stockFromLog(store, sku);
     expectStockInvariant(stock);
     expect(stock).to.include({ sold: ORDERS, reserved: 0, available: 0 });
@@ -95,6 +124,31 @@ describe('fault: another process locks the event store mid-sale', function () {
     await waitFor(async () => (await crest.call('GET', '/health/ready')).status === 200, 30_000, 'readiness to recover');
   });
 });
+
+/** Calls `call` one at a time until `until` settles; what came back, and how long each call took. */
+const probeUntil = async (until: Promise<unknown>, call: () => Promise<{ status: number }>): Promise<{ statuses: number[]; latencies: number[] }> => {
+  let done = false;
+  void until.then(() => (done = true));
+  const statuses: number[] = [];
+  const latencies: number[] = [];
+  while (!done) {
+    const started = performance.now();
+    statuses.push((await call().catch(() => ({ status: 0 }))).status);
+    latencies.push(Math.round(performance.now() - started));
+  }
+  return { statuses, latencies };
+};
+
+const tally = (statuses: readonly number[]): string => {
+  const counts = new Map<number, number>();
+  for (const s of statuses) counts.set(s, (counts.get(s) ?? 0) + 1);
+  return [...counts].sort(([a], [b]) => a - b).map(([s, n]) => `${s}×${n}`).join(' ');
+};
+
+const percentile = (values: readonly number[], p: number): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * (sorted.length - 1)))] ?? 0;
+};
 
 const sagaRetries = async (crest: TestCrest): Promise<number> => {
   const text = (await crest.call('GET', '/metrics')).body as string;

@@ -1,0 +1,33 @@
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { skipOrFail } from '../support/servers';
+
+const RULES = join(__dirname, '..', '..', 'ops', 'prometheus');
+
+const promtool = (...args: string[]) => spawnSync('promtool', args, { cwd: RULES, encoding: 'utf8' });
+
+describe('Prometheus alert rules (ops/prometheus)', () => {
+  before(function () {
+    if (promtool('--version').error) skipOrFail(this, 'promtool is not installed (Debian: apt-get install prometheus)');
+  });
+
+  it('parse', () => {
+    const check = promtool('check', 'rules', 'crest-alerts.yml');
+    expect(check.status, check.stdout + check.stderr).to.equal(0);
+  });
+
+  it('fire and stay quiet as their unit tests say', () => {
+    const test = promtool('test', 'rules', 'crest-alerts.test.yml');
+    expect(test.status, test.stdout + test.stderr).to.equal(0);
+  });
+
+  it('name only metrics that Crest exports, and link a runbook entry that exists', () => {
+    const rules = readFileSync(join(RULES, 'crest-alerts.yml'), 'utf8');
+    const operations = readFileSync(join(RULES, '..', '..', 'docs', 'operations.md'), 'utf8');
+    for (const [, anchor] of rules.matchAll(/runbook: 'docs\/operations\.md#([a-z0-9-]+)'/g)) {
+      expect(operations.toLowerCase(), `docs/operations.md has a heading for #${anchor}`).to.match(new RegExp(`^#+ .*${anchor}`, 'm'));
+    }
+  });
+});
