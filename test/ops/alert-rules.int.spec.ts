@@ -2,6 +2,8 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import pino from 'pino';
+import { CrestMetrics } from '../../infra/metrics/metrics';
 import { skipOrFail } from '../support/servers';
 
 const RULES = join(__dirname, '..', '..', 'ops', 'prometheus');
@@ -23,8 +25,12 @@ describe('Prometheus alert rules (ops/prometheus)', () => {
     expect(test.status, test.stdout + test.stderr).to.equal(0);
   });
 
-  it('name only metrics that Crest exports, and link a runbook entry that exists', () => {
+  it('name only metrics that Crest exports, and link a runbook entry that exists', async () => {
     const rules = readFileSync(join(RULES, 'crest-alerts.yml'), 'utf8');
+    const metrics = new CrestMetrics();
+    metrics.paymentCallbackObserver(pino({ level: 'silent' }));
+    const exported = new Set([...(await metrics.registry.metrics()).matchAll(/^# TYPE (\w+) /gm)].map((m) => m[1]));
+    for (const [name] of rules.matchAll(/crest_[a-z_]+/g)) expect(exported, `Crest exports ${name}`).to.include(name);
     const operations = readFileSync(join(RULES, '..', '..', 'docs', 'operations.md'), 'utf8');
     for (const [, anchor] of rules.matchAll(/runbook: 'docs\/operations\.md#([a-z0-9-]+)'/g)) {
       expect(operations.toLowerCase(), `docs/operations.md has a heading for #${anchor}`).to.match(new RegExp(`^#+ .*${anchor}`, 'm'));
