@@ -140,7 +140,14 @@ export const commandRoutes =
     app.post(
       '/v1/payments/webhook',
       {
-        schema: { tags: ['payments'], body: WebhookBody, response: { 200: WebhookResponse, 401: ProblemResponse, 400: ProblemResponse } },
+        schema: {
+          tags: ['payments'],
+          description:
+            'Provider callbacks, signed with `Crest-Signature: t=<unix s>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">` (several v1 values allowed). ' +
+            "A repeated `id` answers 200 and changes nothing. `paymentId` must be the payment the order issued and `amountCents` its total; otherwise 422 `payment_mismatch`, and nothing changes.",
+          body: WebhookBody,
+          response: { 200: WebhookResponse, 400: ProblemResponse, 401: ProblemResponse, 422: ProblemResponse, 503: ProblemResponse },
+        },
         // the signature is checked on the raw body before anything else looks at it
         preValidation: async (request) => {
           const header = request.headers['crest-signature'];
