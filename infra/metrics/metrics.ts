@@ -138,47 +138,31 @@ export class CrestMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'crest_' });
+    // read at scrape time from the followers' own status, so a stall shows even when nothing else happens
     const followers = this.followers;
-    new Gauge({
-      name: 'crest_follower_stalled',
-      help: 'Log followers that are failing (1) or halted on a poison event (2); 0 while they keep up',
-      labelNames: ['follower'] as const,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const status of followers) {
-          const s = status();
-          this.set({ follower: s.name }, s.state === 'halted' ? 2 : s.state === 'retrying' ? 1 : 0);
-        }
-      },
-    });
-    new Gauge({
-      name: 'crest_follower_failing_seconds',
-      help: 'How long each log follower has been failing without a success (0 while healthy)',
-      labelNames: ['follower'] as const,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        const now = Date.now();
-        for (const status of followers) {
-          const s = status();
-          this.set({ follower: s.name }, s.failingSince === undefined ? 0 : (now - s.failingSince) / 1000);
-        }
-      },
-    });
-    new Gauge({
-      name: 'crest_follower_position',
-      help: 'Global position of the last event each log follower handled',
-      labelNames: ['follower'] as const,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const status of followers) {
-          const s = status();
-          if (s.position !== undefined) this.set({ follower: s.name }, s.position);
-        }
-      },
-    });
+    const perFollower = (name: string, help: string, value: (s: FollowerStatus, now: number) => number | undefined) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['follower'] as const,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          const now = Date.now();
+          for (const status of followers) {
+            const s = status();
+            const v = value(s, now);
+            if (v !== undefined) this.set({ follower: s.name }, v);
+          }
+        },
+      });
+    perFollower('crest_follower_stalled', 'Log followers that are failing (1) or halted on a poison event (2); 0 while they keep up', (s) =>
+      s.state === 'halted' ? 2 : s.state === 'retrying' ? 1 : 0,
+    );
+    perFollower('crest_follower_failing_seconds', 'How long each log follower has been failing without a success (0 while healthy)', (s, now) =>
+      s.failingSince === undefined ? 0 : (now - s.failingSince) / 1000,
+    );
+    perFollower('crest_follower_position', 'Global position of the last event each log follower handled', (s) => s.position);
   }
 
   /**
