@@ -1,0 +1,75 @@
+import type { Container } from 'inversify';
+import type { CrestConfig } from '../config/config';
+import type { Connections } from './connections';
+import { Tokens, type CompositionOptions } from './tokens';
+import { randomBytes } from 'node:crypto';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { commandRoutes } from '../../commands/http/command-routes';
+import { readRoutes } from '../../read-api/http/read-routes';
+import { buildHttpApp } from '../http/app';
+import { createCustomerAuth } from '../http/customer-auth';
+import { opsRoutes } from '../http/ops-routes';
+
+/** The HTTP apps: the whole API, and the health-and-metrics app of a worker role; their tokens, limits and customer auth. */
+export const bindHttp = (c: Container, config: CrestConfig, connections: Connections, options: CompositionOptions): void => {
+  c.bind(Tokens.AdminToken).toConstantValue(
+    config.CREST_ADMIN_TOKEN ? { token: config.CREST_ADMIN_TOKEN, generated: false } : { token: randomBytes(24).toString('base64url'), generated: true },
+  );
+  c.bind(Tokens.HttpApp).toDynamicValue(async (ctx) => {
+    const metrics = ctx.get(Tokens.Metrics);
+    const perSecond = (points: number) => (points > 0 ? new RateLimiterMemory({ points, duration: 1 }) : undefined);
+    const store = ctx.get(Tokens.EventStore);
+    return buildHttpApp({
+      logger: ctx.get(Tokens.Logger),
+      adminToken: ctx.get(Tokens.AdminToken).token,
+      customerLimiter: perSecond(config.CREST_RATE_LIMIT_CUSTOMER_PER_SEC),
+      globalLimiter: perSecond(config.CREST_RATE_LIMIT_GLOBAL_PER_SEC),
+      ipLimiter: perSecond(config.CREST_RATE_LIMIT_IP_PER_SEC),
+      customerAuth:
+        config.CREST_CUSTOMER_AUTH === 'jwt'
+          ? createCustomerAuth({
+              secret: config.CREST_CUSTOMER_JWT_SECRET,
+              jwksUrl: config.CREST_CUSTOMER_JWKS_URL,
+              issuer: config.CREST_CUSTOMER_JWT_ISSUER,
+              audience: config.CREST_CUSTOMER_JWT_AUDIENCE,
+            })
+          : undefined,
+      requestTimeoutMs: config.CREST_HTTP_REQUEST_TIMEOUT_MS,
+      maxEventLoopDelayMs: config.CREST_MAX_EVENT_LOOP_DELAY_MS,
+      onResponse: (route, method, status, seconds) => metrics.observeHttp(route, method, status, seconds),
+      routes: [
+        opsRoutes({
+          registry: metrics.registry,
+          ready: () => ctx.get(Tokens.Progress).ready() && (options.role === 'serve' || ctx.get(Tokens.CheckoutRunner).started),
+          stalled: () => metrics.stalledFollowers(config.CREST_FOLLOWER_STALL_MS),
+        }),
+        readRoutes({
+          storefront: ctx.get(Tokens.Storefront),
+          minPositionWaitMs: config.CREST_MIN_POSITION_WAIT_MS,
+          cacheControl: 'public, max-age=1, stale-while-revalidate=5',
+          logHead: () => store.headPosition(),
+        }),
+        commandRoutes({
+          products: ctx.get(Tokens.Products),
+          stock: ctx.get(Tokens.Stock),
+          checkout: ctx.get(Tokens.Checkout),
+          paymentCallbacks: ctx.get(Tokens.PaymentCallbacks),
+          webhookSecrets: ctx.get(Tokens.WebhookSecret).secrets,
+          clock: ctx.get(Tokens.Clock),
+          orderWaitMs: config.CREST_ORDER_WAIT_MS,
+        }),
+      ],
+    });
+  });
+  c.bind(Tokens.OpsApp).toDynamicValue(async (ctx) => {
+    const metrics = ctx.get(Tokens.Metrics);
+    return buildHttpApp({
+      logger: ctx.get(Tokens.Logger),
+      adminToken: ctx.get(Tokens.AdminToken).token,
+      customerLimiter: undefined,
+      globalLimiter: undefined,
+      maxEventLoopDelayMs: 0,
+      routes: [opsRoutes({ registry: metrics.registry, ready: () => ctx.get(Tokens.WorkerReady)(), stalled: () => metrics.stalledFollowers(config.CREST_FOLLOWER_STALL_MS) })],
+    });
+  });
+};

@@ -1,0 +1,94 @@
+import type { FastifyInstance } from 'fastify';
+import type { Container, ServiceIdentifier } from 'inversify';
+import type { Logger } from 'pino';
+import type { Catalog } from '../../commands/catalog/catalog';
+import type { ProductCommands } from '../../commands/catalog/product-commands';
+import type { CheckoutRunner } from '../../commands/checkout/checkout-runner';
+import type { CommandDeps } from '../../commands/handle-command';
+import type { InventoryGateway, InventoryWriters } from '../../commands/inventory/inventory-writers';
+import type { StockCommands } from '../../commands/inventory/stock-commands';
+import type { Checkout } from '../../commands/orders/checkout';
+import type { PaymentCallbacks } from '../../commands/payments/payment-callbacks';
+import type { CheckpointStore, Clock, IdGenerator, PaymentTokenVault, SnapshotStore } from '../../commands/ports';
+import type { EventStore } from '../../domain/kernel/event-store';
+import type { EventRelay } from '../../projections/event-relay';
+import type { FollowerMonitor } from '../../projections/log-follower';
+import type { ReadModelStore } from '../../projections/ports';
+import type { ProjectionRunner } from '../../projections/projection-runner';
+import type { CatalogueQueries, InvalidationBus, InventoryQueries, OrderQueries, ReadModelProgress } from '../../read-api/ports';
+import type { Storefront } from '../../read-api/storefront';
+import type { CrestConfig } from '../config/config';
+import type { CrestMetrics } from '../metrics/metrics';
+import type { StoreBundle } from '../shared/store-bundle';
+import type { SimulatedPaymentProvider } from '../simulated-payments/simulated-provider';
+
+export type ReadModelBackend = ReadModelStore & CatalogueQueries & OrderQueries & InventoryQueries;
+
+export interface ReadModelSetup {
+  readonly models: ReadModelBackend;
+  prepare(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const id = <T>(name: string): ServiceIdentifier<T> => Symbol(name);
+
+export const Tokens = {
+  Config: id<CrestConfig>('Config'),
+  Logger: id<Logger>('Logger'),
+  Clock: id<Clock>('Clock'),
+  Ids: id<IdGenerator>('Ids'),
+  Stores: id<StoreBundle>('Stores'),
+  EventStore: id<EventStore>('EventStore'),
+  PaymentTokens: id<PaymentTokenVault>('PaymentTokens'),
+  Snapshots: id<SnapshotStore>('Snapshots'),
+  Metrics: id<CrestMetrics>('Metrics'),
+  /** Where every log follower reports retries and stalls (readiness, metrics, logs). */
+  FollowerMonitor: id<FollowerMonitor>('FollowerMonitor'),
+  Inventory: id<InventoryWriters>('Inventory'),
+  Gateway: id<InventoryGateway>('Gateway'),
+  Catalog: id<Catalog>('Catalog'),
+  Products: id<ProductCommands>('Products'),
+  Stock: id<StockCommands>('Stock'),
+  Checkout: id<Checkout>('Checkout'),
+  ReadModels: id<ReadModelBackend>('ReadModels'),
+  /** The read models with what their technology needs at start (indexes) and at stop (closing a file). */
+  ReadModelSetup: id<ReadModelSetup>('ReadModelSetup'),
+  Projections: id<ProjectionRunner[]>('Projections'),
+  InvalidationBus: id<InvalidationBus | undefined>('InvalidationBus'),
+  Relay: id<EventRelay | undefined>('Relay'),
+  Progress: id<ReadModelProgress>('Progress'),
+  Storefront: id<Storefront>('Storefront'),
+  Checkpoints: id<CheckpointStore>('Checkpoints'),
+  PaymentCallbacks: id<PaymentCallbacks>('PaymentCallbacks'),
+  PaymentProvider: id<SimulatedPaymentProvider>('PaymentProvider'),
+  CheckoutRunner: id<CheckoutRunner>('CheckoutRunner'),
+  AdminToken: id<{ token: string; generated: boolean }>('AdminToken'),
+  WebhookSecret: id<WebhookSecrets>('WebhookSecret'),
+  HttpApp: id<FastifyInstance>('HttpApp'),
+  OpsApp: id<FastifyInstance>('OpsApp'),
+  /** Readiness of a worker role, bound by the role that starts it. */
+  WorkerReady: id<() => boolean>('WorkerReady'),
+};
+
+/** The secret that signs (the first) and every secret that verifies. */
+export interface WebhookSecrets {
+  readonly secret: string;
+  readonly secrets: readonly string[];
+  readonly generated: boolean;
+}
+
+export type Role = 'all' | 'serve' | 'inventory' | 'projections' | 'sagas' | 'relay';
+
+export interface CompositionOptions {
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+  /** Which role the process plays; decides where read-model progress comes from. Default 'all'. */
+  readonly role?: Role;
+}
+
+
+/** What every command handler needs: the store, the clock and ids. */
+export const commandDeps = (ctx: { get: Container['get'] }): CommandDeps => ({ store: ctx.get(Tokens.EventStore), clock: ctx.get(Tokens.Clock), ids: ctx.get(Tokens.Ids) });
+
+/** How log followers back off, from the config. */
+export const followerRetry = (config: CrestConfig): { readonly retryMaxMs: number } => ({ retryMaxMs: config.CREST_FOLLOWER_RETRY_MAX_MS });
