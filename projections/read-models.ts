@@ -1,6 +1,6 @@
 import type { RecordedEvent } from '../domain/kernel/event-store';
 import { idOf } from '../domain/kernel/streams';
-import type { InventoryEvent } from '../domain/inventory/inventory';
+import { countStock, figuresOf, noStock, type InventoryEvent, type StockCounts, type StockFigures } from '../domain/inventory/inventory';
 import type { OrderEvent, OrderLine, OrderStatus } from '../domain/order/order';
 import type { ProductEvent } from '../domain/product/product';
 import type { Projection } from './projection';
@@ -82,47 +82,14 @@ const asProductEvent = (e: RecordedEvent) => e as unknown as ProductEvent;
 const asOrderEvent = (e: RecordedEvent) => e as unknown as OrderEvent;
 
 /** Stock figures change the same way in every read model that shows them. */
-interface StockCounters {
-  readonly received: number;
-  readonly adjusted: number;
-  readonly reserved: number;
-  readonly sold: number;
-  readonly available: number;
-}
-
-const nextStock = (stock: Partial<StockCounters>, event: InventoryEvent): StockCounters => {
-  let received = stock.received ?? 0;
-  let adjusted = stock.adjusted ?? 0;
-  let reserved = stock.reserved ?? 0;
-  let sold = stock.sold ?? 0;
-  switch (event.type) {
-    case 'StockReceived':
-      received += event.data.quantity;
-      break;
-    case 'StockAdjusted':
-      adjusted += event.data.delta;
-      break;
-    case 'StockReserved':
-      reserved += event.data.quantity;
-      break;
-    case 'ReservationReleased':
-      reserved -= event.data.quantity;
-      break;
-    case 'ReservationConfirmed':
-      reserved -= event.data.quantity;
-      sold += event.data.quantity;
-      break;
-  }
-  return { received, adjusted, reserved, sold, available: received + adjusted - reserved - sold };
-};
-
-const emptyStock = { received: 0, adjusted: 0, reserved: 0, sold: 0, available: 0 };
+const nextStock = (stock: Partial<StockCounts>, event: InventoryEvent): StockFigures =>
+  figuresOf(countStock({ received: stock.received ?? 0, adjusted: stock.adjusted ?? 0, reserved: stock.reserved ?? 0, sold: stock.sold ?? 0 }, event));
 
 export const inventoryProjection: Projection<InventoryDocument> = {
   name: 'inventory',
   eventTypes: new Set(inventoryEventTypes),
   documentIds: (e) => [idOf(e.streamId)],
-  evolve: (doc, e, sku) => ({ sku, ...nextStock(doc ?? emptyStock, asInventoryEvent(e)), position: e.position }),
+  evolve: (doc, e, sku) => ({ sku, ...nextStock(doc ?? noStock, asInventoryEvent(e)), position: e.position }),
 };
 
 /** The browse and product-card model: catalogue facts plus live availability. */
@@ -134,7 +101,7 @@ export const productsProjection: Projection<ProductDocument> = {
     const current: ProductDocument & { received?: number } = doc ?? { sku, listed: false, name: '', category: '', priceCents: 0, description: '', available: 0, position: 0 };
     if (e.streamId.startsWith('inventory-')) {
       // products carry the stock counters beside `available`, so availability is derived as in the inventory view
-      return { ...current, ...nextStock(current as Partial<StockCounters>, asInventoryEvent(e)), position: e.position };
+      return { ...current, ...nextStock(current as Partial<StockCounts>, asInventoryEvent(e)), position: e.position };
     }
     const event = asProductEvent(e);
     switch (event.type) {

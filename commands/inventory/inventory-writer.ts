@@ -2,7 +2,7 @@ import type { Rejection } from '../../domain/kernel/decider';
 import { WrongExpectedRevisionError, type EventStore, type EventToAppend } from '../../domain/kernel/event-store';
 import { streamName } from '../../domain/kernel/streams';
 import {
-  availableOf,
+  figuresOf,
   fromSnapshot,
   INVENTORY_SNAPSHOT_VERSION,
   InventorySnapshotSchema,
@@ -13,18 +13,13 @@ import {
   type InventoryCommand,
   type InventoryEvent,
   type InventoryState,
+  type StockFigures,
 } from '../../domain/inventory/inventory';
 import { ConcurrencyConflictError } from '../errors';
 import { toEventToAppend, type CommandContext } from '../metadata';
 import type { Clock, IdGenerator, SnapshotStore } from '../ports';
 
-export interface StockFigures {
-  readonly received: number;
-  readonly adjusted: number;
-  readonly available: number;
-  readonly reserved: number;
-  readonly sold: number;
-}
+export type { StockFigures } from '../../domain/inventory/inventory';
 
 export type WriterOutcome =
   | { readonly ok: true; readonly figures: StockFigures; readonly position: number; readonly appended: boolean }
@@ -64,7 +59,6 @@ interface Pending {
   readonly reject: (error: unknown) => void;
 }
 
-const figuresOf = (s: InventoryState): StockFigures => ({ received: s.received, adjusted: s.adjusted, available: availableOf(s), reserved: s.reserved, sold: s.sold });
 
 const READ_PAGE = 10_000;
 const SNAPSHOT_AFTER_LOAD_OF = 100;

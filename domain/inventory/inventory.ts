@@ -45,7 +45,44 @@ export interface InventoryState {
   readonly adjustments: ISet<string>;
 }
 
-export const availableOf = (s: InventoryState): number => s.received + s.adjusted - s.reserved - s.sold;
+/** The four counters every stock view keeps, whatever else it keeps beside them. */
+export interface StockCounts {
+  readonly received: number;
+  readonly adjusted: number;
+  readonly reserved: number;
+  readonly sold: number;
+}
+
+/** A SKU's stock as every answer and view shows it: `available + reserved + sold == received + adjusted`. */
+export interface StockFigures extends StockCounts {
+  readonly available: number;
+}
+
+export const noStock: StockCounts = { received: 0, adjusted: 0, reserved: 0, sold: 0 };
+
+export const availableOf = (s: StockCounts): number => s.received + s.adjusted - s.reserved - s.sold;
+
+export const figuresOf = (s: StockCounts): StockFigures => ({ received: s.received, adjusted: s.adjusted, available: availableOf(s), reserved: s.reserved, sold: s.sold });
+
+/** How one event moves the counters: the single definition the decider and every projection of stock share. */
+export const countStock = (s: StockCounts, event: InventoryEvent): StockCounts => {
+  switch (event.type) {
+    case 'StockReceived':
+      return { ...s, received: s.received + event.data.quantity };
+    case 'StockAdjusted':
+      return { ...s, adjusted: s.adjusted + event.data.delta };
+    case 'StockReserved':
+      return { ...s, reserved: s.reserved + event.data.quantity };
+    case 'ReservationReleased':
+      return { ...s, reserved: s.reserved - event.data.quantity };
+    case 'ReservationConfirmed':
+      return { ...s, reserved: s.reserved - event.data.quantity, sold: s.sold + event.data.quantity };
+    case 'ConfirmationsPruned':
+      return s;
+    default:
+      return assertNever(event);
+  }
+};
 
 const initialState = (): InventoryState => ({
   received: 0,
@@ -112,28 +149,21 @@ const decide = (command: InventoryCommand, state: InventoryState): Decision<Inve
 };
 
 const evolve = (state: InventoryState, event: InventoryEvent): InventoryState => {
+  const counted = countStock(state, event);
+  const { received, adjusted, reserved, sold } = counted;
+  const next = { ...state, received, adjusted, reserved, sold };
   switch (event.type) {
     case 'StockReceived':
-      return { ...state, received: state.received + event.data.quantity, receipts: state.receipts.add(event.data.receiptId) };
+      return { ...next, receipts: state.receipts.add(event.data.receiptId) };
     case 'StockAdjusted':
-      return { ...state, adjusted: state.adjusted + event.data.delta, adjustments: state.adjustments.add(event.data.adjustmentId) };
+      return { ...next, adjustments: state.adjustments.add(event.data.adjustmentId) };
     case 'StockReserved':
-      return {
-        ...state,
-        reserved: state.reserved + event.data.quantity,
-        reservations: state.reservations.set(event.data.orderId, { quantity: event.data.quantity, expiresAt: event.data.expiresAt }),
-      };
+      return { ...next, reservations: state.reservations.set(event.data.orderId, { quantity: event.data.quantity, expiresAt: event.data.expiresAt }) };
     case 'ReservationReleased':
-      return { ...state, reserved: state.reserved - event.data.quantity, reservations: state.reservations.delete(event.data.orderId) };
+      return { ...next, reservations: state.reservations.delete(event.data.orderId) };
     case 'ReservationConfirmed': {
       const held = state.reservations.get(event.data.orderId);
-      return {
-        ...state,
-        reserved: state.reserved - event.data.quantity,
-        sold: state.sold + event.data.quantity,
-        reservations: state.reservations.delete(event.data.orderId),
-        confirmed: held ? state.confirmed.set(event.data.orderId, held.expiresAt) : state.confirmed,
-      };
+      return { ...next, reservations: state.reservations.delete(event.data.orderId), confirmed: held ? state.confirmed.set(event.data.orderId, held.expiresAt) : state.confirmed };
     }
     case 'ConfirmationsPruned': {
       const before = Date.parse(event.data.before);
