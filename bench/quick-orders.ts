@@ -1,5 +1,5 @@
 /**
- * Quick in-process measurement of order placement (no HTTP): reserve + OrderPlaced through Checkout, SQLite FULL.
+ * Quick in-process measurement of order placement (no HTTP): reserve + OrderPlaced through OrderCommands, SQLite FULL.
  * Usage: npx tsx bench/quick-orders.ts [orders=20000] [inFlight=256]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -21,7 +21,7 @@ const main = async (): Promise<void> => {
     await container.get(Tokens.Products).upsert(sku, { name: sku, category: 'q', priceCents: 100 }, ctx);
     await container.get(Tokens.Stock).receive(sku, { quantity: total, receiptId: 'r' }, ctx);
   }
-  const checkout = container.get(Tokens.Checkout);
+  const orders = container.get(Tokens.Orders);
   let next = 0;
   let placed = 0;
   const started = performance.now();
@@ -29,7 +29,7 @@ const main = async (): Promise<void> => {
     Array.from({ length: inFlight }, async () => {
       while (next < total) {
         const i = next++;
-        const r = await checkout.place({ customerId: `c-${i % 1000}`, idempotencyKey: `quick-${i}`, lines: [{ sku: skus[i % skus.length]!, quantity: 1 }] }, ctx);
+        const r = await orders.place({ customerId: `c-${i % 1000}`, idempotencyKey: `quick-${i}`, lines: [{ sku: skus[i % skus.length]!, quantity: 1 }] }, ctx);
         if (r.kind === 'placed') placed++;
       }
     }),

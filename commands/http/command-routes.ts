@@ -8,7 +8,7 @@ import type { CommandContext } from '../metadata';
 import type { PaymentCallbacks } from '../payments/payment-callbacks';
 import { verifyWebhookSignature } from '../payments/webhook-signature';
 import type { Clock } from '../ports';
-import type { Checkout, PlaceOrderResult } from '../orders/checkout';
+import type { OrderCommands, PlaceOrderResult } from '../orders/order-commands';
 import {
   AdjustmentBody,
   AdjustmentResponse,
@@ -32,7 +32,7 @@ import {
 export interface CommandRouteDeps {
   readonly products: ProductCommands;
   readonly stock: StockCommands;
-  readonly checkout: Checkout;
+  readonly orders: OrderCommands;
   readonly paymentCallbacks: PaymentCallbacks;
   readonly webhookSecrets: readonly string[];
   readonly clock: Clock;
@@ -102,11 +102,11 @@ export const commandRoutes =
       },
       async (request, reply) => {
         const { customerId, lines } = request.body;
-        const placing = deps.checkout.place({ customerId, idempotencyKey: request.headers['idempotency-key'], lines }, contextOf(request));
+        const placing = deps.orders.place({ customerId, idempotencyKey: request.headers['idempotency-key'], lines }, contextOf(request));
         const result: PlaceOrderResult | typeof TIMED_OUT = await within(placing, deps.orderWaitMs);
         if (result === TIMED_OUT) {
-          const orderId = deps.checkout.orderIdFor(customerId, request.headers['idempotency-key']);
-          deps.checkout.announcePending(orderId);
+          const orderId = deps.orders.orderIdFor(customerId, request.headers['idempotency-key']);
+          deps.orders.announcePending(orderId);
           return reply.status(202).header('location', `/v1/orders/${orderId}`).send({ orderId, status: 'pending' });
         }
         switch (result.kind) {
@@ -128,13 +128,13 @@ export const commandRoutes =
     app.post(
       '/v1/orders/:id/cancel',
       { config: customer, schema: { tags: ['checkout'], security: customerSecurity, params: OrderParams, response: { 200: CancelResponse, ...problems } } },
-      async (request) => deps.checkout.cancel(request.params.id, contextOf(request), request.customerId),
+      async (request) => deps.orders.cancel(request.params.id, contextOf(request), request.customerId),
     );
 
     app.post(
       '/v1/orders/:id/payment',
       { config: customer, schema: { tags: ['checkout'], security: customerSecurity, params: OrderParams, body: PaymentBody, response: { 202: PaymentResponse, ...problems } } },
-      async (request, reply) => reply.status(202).send(await deps.checkout.requestPayment(request.params.id, request.body.paymentToken, contextOf(request), request.customerId)),
+      async (request, reply) => reply.status(202).send(await deps.orders.requestPayment(request.params.id, request.body.paymentToken, contextOf(request), request.customerId)),
     );
 
     app.post(

@@ -2,8 +2,8 @@ import type { Container } from 'inversify';
 import type { CrestConfig } from '../config/config';
 import { commandDeps, followerRetry, Tokens } from './tokens';
 import { randomBytes } from 'node:crypto';
-import { CheckoutRunner } from '../../commands/checkout/checkout-runner';
-import { DeadlineTracker } from '../../commands/checkout/deadline-tracker';
+import { CheckoutRunner } from '../../commands/checkout-saga/checkout-runner';
+import { DeadlineTracker } from '../../commands/checkout-saga/deadline-tracker';
 import { PaymentCallbacks } from '../../commands/payments/payment-callbacks';
 import { SimulatedPaymentProvider } from '../simulated-payments/simulated-provider';
 

@@ -52,7 +52,7 @@ export const bindHttp = (c: Container, config: CrestConfig, connections: Connect
         commandRoutes({
           products: ctx.get(Tokens.Products),
           stock: ctx.get(Tokens.Stock),
-          checkout: ctx.get(Tokens.Checkout),
+          orders: ctx.get(Tokens.Orders),
           paymentCallbacks: ctx.get(Tokens.PaymentCallbacks),
           webhookSecrets: ctx.get(Tokens.WebhookSecret).secrets,
           clock: ctx.get(Tokens.Clock),

@@ -8,7 +8,7 @@ import { Catalog } from '../../commands/catalog/catalog';
 import { ProductCommands } from '../../commands/catalog/product-commands';
 import { InventoryWriters, type InventoryGateway } from '../../commands/inventory/inventory-writers';
 import { StockCommands } from '../../commands/inventory/stock-commands';
-import { Checkout } from '../../commands/orders/checkout';
+import { OrderCommands } from '../../commands/orders/order-commands';
 import { KafkaInventoryGateway } from '../kafka/kafka-inventory';
 
 const nodeId = (config: CrestConfig): string => config.CREST_NODE_ID ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -38,7 +38,7 @@ export const bindWriteSide = (c: Container, config: CrestConfig, connections: Co
   c.bind(Tokens.Catalog).toDynamicValue((ctx) => new Catalog(ctx.get(Tokens.EventStore), undefined, ctx.get(Tokens.FollowerMonitor)));
   c.bind(Tokens.Products).toDynamicValue((ctx) => new ProductCommands(commandDeps(ctx), ctx.get(Tokens.Catalog)));
   c.bind(Tokens.Stock).toDynamicValue((ctx) => new StockCommands(ctx.get(Tokens.Catalog), ctx.get(Tokens.Gateway)));
-  c.bind(Tokens.Checkout).toDynamicValue(
-    (ctx) => new Checkout(commandDeps(ctx), ctx.get(Tokens.Catalog), ctx.get(Tokens.Gateway), ctx.get(Tokens.PaymentTokens), { reservationTtlMs: config.CREST_RESERVATION_TTL_MS, reservationGraceMs: config.CREST_RESERVATION_GRACE_MS }),
+  c.bind(Tokens.Orders).toDynamicValue(
+    (ctx) => new OrderCommands(commandDeps(ctx), ctx.get(Tokens.Catalog), ctx.get(Tokens.Gateway), ctx.get(Tokens.PaymentTokens), { reservationTtlMs: config.CREST_RESERVATION_TTL_MS, reservationGraceMs: config.CREST_RESERVATION_GRACE_MS }),
   );
 };

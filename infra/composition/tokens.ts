@@ -3,11 +3,11 @@ import type { Container, ServiceIdentifier } from 'inversify';
 import type { Logger } from 'pino';
 import type { Catalog } from '../../commands/catalog/catalog';
 import type { ProductCommands } from '../../commands/catalog/product-commands';
-import type { CheckoutRunner } from '../../commands/checkout/checkout-runner';
+import type { CheckoutRunner } from '../../commands/checkout-saga/checkout-runner';
 import type { CommandDeps } from '../../commands/handle-command';
 import type { InventoryGateway, InventoryWriters } from '../../commands/inventory/inventory-writers';
 import type { StockCommands } from '../../commands/inventory/stock-commands';
-import type { Checkout } from '../../commands/orders/checkout';
+import type { OrderCommands } from '../../commands/orders/order-commands';
 import type { PaymentCallbacks } from '../../commands/payments/payment-callbacks';
 import type { CheckpointStore, Clock, IdGenerator, PaymentTokenVault, SnapshotStore } from '../../commands/ports';
 import type { EventStore } from '../../domain/kernel/event-store';
@@ -49,7 +49,7 @@ export const Tokens = {
   Catalog: id<Catalog>('Catalog'),
   Products: id<ProductCommands>('Products'),
   Stock: id<StockCommands>('Stock'),
-  Checkout: id<Checkout>('Checkout'),
+  Orders: id<OrderCommands>('Orders'),
   ReadModels: id<ReadModelBackend>('ReadModels'),
   /** The read models with what their technology needs at start (indexes) and at stop (closing a file). */
   ReadModelSetup: id<ReadModelSetup>('ReadModelSetup'),

@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import type { CheckoutObserver } from '../../commands/checkout/checkout-runner';
+import type { CheckoutObserver } from '../../commands/checkout-saga/checkout-runner';
 import type { WriterObserver } from '../../commands/inventory/inventory-writer';
 import type { PaymentCallbackObserver } from '../../commands/payments/payment-callbacks';
 import type { RelayObserver } from '../../projections/event-relay';

@@ -56,7 +56,7 @@ const keyReused = (orderId: string) =>
  * order exactly-once. A line that cannot be had releases the others, and nothing is written to the order stream.
  * If the process dies between the two steps, the reservations lapse at their TTL.
  */
-export class Checkout {
+export class OrderCommands {
   private readonly inFlight = new Map<string, InFlight>();
 
   constructor(
