@@ -1,4 +1,18 @@
-import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection, type Db, type Document, type Filter } from 'mongodb';
+import {
+  MongoBulkWriteError,
+  MongoError,
+  MongoNetworkError,
+  MongoNotConnectedError,
+  MongoOperationTimeoutError,
+  MongoServerClosedError,
+  MongoServerSelectionError,
+  MongoTopologyClosedError,
+  type AnyBulkWriteOperation,
+  type Collection,
+  type Db,
+  type Document,
+  type Filter,
+} from 'mongodb';
 import type { RecordedEvent } from '../../domain/kernel/event-store';
 import { documentsTouched, foldBatch } from '../../projections/fold-batch';
 import type { PositionedDocument, Projection } from '../../projections/projection';
@@ -18,6 +32,34 @@ const isOnlyDuplicateKeys = (error: unknown): boolean => {
   if (!(error instanceof MongoBulkWriteError) || !error.writeErrors) return false;
   const errors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
   return errors.length > 0 && errors.every((e) => e.code === DUPLICATE_KEY);
+};
+
+/** The read models' server cannot be reached (down, restarting, connection lost): the read may be retried (503). */
+export class ReadModelsUnavailableError extends Error {
+  readonly code = 'unavailable';
+  constructor(override readonly cause: unknown) {
+    super(`The read models cannot be reached: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = 'ReadModelsUnavailableError';
+  }
+}
+
+/** Errors that say the server could not be reached, as opposed to a query it refused. */
+const isUnreachable = (error: unknown): boolean =>
+  error instanceof MongoNetworkError ||
+  error instanceof MongoServerSelectionError ||
+  error instanceof MongoTopologyClosedError ||
+  error instanceof MongoNotConnectedError ||
+  error instanceof MongoServerClosedError ||
+  error instanceof MongoOperationTimeoutError ||
+  (error instanceof MongoError && (error.hasErrorLabel('RetryableReadError') || error.hasErrorLabel('ResetPool')));
+
+/** Runs a read; an unreachable server becomes `ReadModelsUnavailableError` (so the API answers 503, not 500). */
+const reading = async <T>(read: () => Promise<T>): Promise<T> => {
+  try {
+    return await read();
+  } catch (error) {
+    throw isUnreachable(error) ? new ReadModelsUnavailableError(error) : error;
+  }
 };
 
 type Stored = PositionedDocument & { _id: string; sortName?: string; searchText?: string };
@@ -97,18 +139,26 @@ export class MongoReadModels implements ReadModelStore, CatalogueQueries, OrderQ
   }
 
   async product(sku: string): Promise<ProductDocument | undefined> {
-    return strip<ProductDocument>(await this.collection('products').findOne({ _id: sku }));
+    return strip<ProductDocument>(await reading(() => this.collection('products').findOne({ _id: sku })));
   }
 
   async inventory(sku: string): Promise<InventoryDocument | undefined> {
-    return strip<InventoryDocument>(await this.collection('inventory').findOne({ _id: sku }));
+    return strip<InventoryDocument>(await reading(() => this.collection('inventory').findOne({ _id: sku })));
   }
 
   async order(orderId: string): Promise<OrderDocument | undefined> {
-    return strip<OrderDocument>(await this.collection('orders').findOne({ _id: orderId }));
+    return strip<OrderDocument>(await reading(() => this.collection('orders').findOne({ _id: orderId })));
   }
 
-  async browse(query: BrowseQuery): Promise<Page<ProductDocument, BrowseCursor>> {
+  browse(query: BrowseQuery): Promise<Page<ProductDocument, BrowseCursor>> {
+    return reading(() => this.browseNow(query));
+  }
+
+  customerOrders(customerId: string, limit: number, after?: CustomerOrdersCursor): Promise<Page<CustomerOrderDocument, CustomerOrdersCursor>> {
+    return reading(() => this.customerOrdersNow(customerId, limit, after));
+  }
+
+  private async browseNow(query: BrowseQuery): Promise<Page<ProductDocument, BrowseCursor>> {
     const and: Document[] = [{ listed: true }];
     if (query.category !== undefined) and.push({ category: query.category });
     if (query.minPrice !== undefined) and.push({ priceCents: { $gte: query.minPrice } });
@@ -131,7 +181,7 @@ export class MongoReadModels implements ReadModelStore, CatalogueQueries, OrderQ
     return { items, next: last ? { key: last[field] as string | number, sku: last.sku as string } : undefined };
   }
 
-  async customerOrders(customerId: string, limit: number, after?: CustomerOrdersCursor): Promise<Page<CustomerOrderDocument, CustomerOrdersCursor>> {
+  private async customerOrdersNow(customerId: string, limit: number, after?: CustomerOrdersCursor): Promise<Page<CustomerOrderDocument, CustomerOrdersCursor>> {
     const filter: Document = { customerId };
     if (after) filter.$or = [{ createdAt: { $lt: after.createdAt } }, { createdAt: after.createdAt, orderId: { $gt: after.orderId } }];
     const docs = await this.collection('customer_orders').find(filter).sort({ createdAt: -1, orderId: 1 }).limit(limit + 1).toArray();

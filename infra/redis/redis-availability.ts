@@ -1,4 +1,5 @@
 import type Redis from 'ioredis';
+import type { Logger } from 'pino';
 import type { RecordedEvent } from '../../domain/kernel/event-store';
 import { documentsTouched, foldBatch } from '../../projections/fold-batch';
 import type { PositionedDocument, Projection } from '../../projections/projection';
@@ -105,4 +106,91 @@ export class RedisAvailability implements ReadModelStore {
     const json = await this.redis.hget(this.keys.documents, sku);
     return json ? (JSON.parse(json) as InventoryDocument) : undefined;
   }
+
+  /** A key beside the data that only a loss of the data removes. */
+  get markerKey(): string {
+    return `${this.keys.checkpoints}:marker`;
+  }
+
+  /**
+   * Redis can come back empty (restarted without persistence, flushed, failed over to an empty replica) while the
+   * runner goes on from its position: it would fold new events onto missing documents and publish negative
+   * availability, and nothing would say so. This sets a marker key beside the data and, each time the connection is
+   * ready again, re-creates it if it is missing (SET NX, one command): a missing marker means the data went with it,
+   * and `onLost` runs so that its owner rebuilds the runner from the log. The check does not depend on the
+   * checkpoint, so a command of the runner resent on the new connection cannot hide the loss.
+   * Resolves, once the marker is set, with a function that stops watching.
+   */
+  async watchForLoss(onLost: () => void): Promise<() => void> {
+    await this.redis.set(this.markerKey, new Date().toISOString());
+    const check = (): void => {
+      this.redis.set(this.markerKey, new Date().toISOString(), 'NX').then(
+        (created) => {
+          if (created === 'OK') onLost();
+        },
+        // Redis went away again: the next 'ready' checks again
+        () => undefined,
+      );
+    };
+    this.redis.on('ready', check);
+    return () => {
+      this.redis.off('ready', check);
+    };
+  }
 }
+
+/** What `rebuildWhenLost` needs of a projection runner: `ProjectionRunner.rebuild` (stop, reset, replay the log). */
+export interface Rebuildable {
+  readonly name: string;
+  rebuild(): Promise<void>;
+}
+
+/**
+ * Keeps the Redis availability read model right across a Redis that loses its data: when `watchForLoss` sees the
+ * loss, the runner is rebuilt from the log. A rebuild that fails (Redis went away again) is retried with capped
+ * backoff until it succeeds or the watch is stopped. Resolves with the function that stops it.
+ */
+export const rebuildWhenLost = async (availability: RedisAvailability, runner: Rebuildable, logger: Logger, retryMaxMs = 5000): Promise<() => Promise<void>> => {
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  let rebuilding: Promise<void> | undefined;
+  let again = false;
+  const rebuild = async (): Promise<void> => {
+    for (let attempt = 1; !stopped; attempt++) {
+      again = false;
+      try {
+        await runner.rebuild();
+        logger.info({ follower: runner.name, attempt }, `${runner.name}: rebuild from the log started`);
+        if (!again) return;
+        attempt = 0;
+      } catch (error) {
+        const delay = Math.min(retryMaxMs, 100 * 2 ** Math.min(attempt, 10));
+        logger.warn({ follower: runner.name, err: error, attempt, retryInMs: delay }, `${runner.name}: rebuilding after a Redis data loss failed; retrying`);
+        await new Promise<void>((done) => {
+          const timer = setTimeout(done, delay);
+          timer.unref();
+          wake = () => {
+            clearTimeout(timer);
+            done();
+          };
+        });
+        wake = undefined;
+      }
+    }
+  };
+  const unwatch = await availability.watchForLoss(() => {
+    logger.warn({ follower: runner.name }, `${runner.name}: Redis came back without its data (marker ${availability.markerKey} gone); rebuilding it from the log`);
+    // lost again while rebuilding: the rebuild under way starts over once it is done
+    if (rebuilding) {
+      again = true;
+      return;
+    }
+    rebuilding = rebuild().finally(() => (rebuilding = undefined));
+  });
+  return async () => {
+    stopped = true;
+    unwatch();
+    wake?.();
+    await rebuilding;
+  };
+};

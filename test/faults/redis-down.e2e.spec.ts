@@ -1,7 +1,11 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
+import { MongoClient } from 'mongodb';
+import pino from 'pino';
+import { parseConfig } from '../../infra/config/config';
 import { Tokens } from '../../infra/composition/root';
+import { startRole, type RunningRole } from '../../infra/composition/roles';
 import { defaultAvailabilityKeys } from '../../infra/redis/redis-availability';
 import { dropRedisPrefix } from '../support/cluster';
 import { seedProduct, startCrest, type TestCrest } from '../support/crest-harness';
@@ -18,10 +22,13 @@ describe('fault: Redis goes down mid-sale and comes back (crest start, CREST_CAC
   this.timeout(120_000);
   const id = randomUUID().slice(0, 8);
   const prefix = `fault-redis-${id}`;
+  const workerPrefix = `${prefix}-w`;
+  const workerDatabase = `crest_fault_redis_${id}`;
   let crest: TestCrest | undefined;
+  let worker: RunningRole | undefined;
 
   before(async function () {
-    await requireServersFor(this, 'redis');
+    await requireServersFor(this, 'redis', 'mongodb');
     crest = await startCrest({
       CREST_CACHE: 'redis',
       REDIS_URL: serverUrls.redis,
@@ -31,15 +38,43 @@ describe('fault: Redis goes down mid-sale and comes back (crest start, CREST_CAC
       CREST_BROWSE_CACHE_TTL_MS: '200',
       CREST_CACHE_TTL_MS: '1000',
     });
+    // a cluster's projection worker over the same log, keeping its own Redis availability read model
+    worker = await startRole(
+      'projections',
+      parseConfig(
+        {},
+        {
+          PORT: '0',
+          CREST_DATA_DIR: crest.dataDir,
+          CREST_READ_MODELS: 'mongodb',
+          MONGODB_URL: serverUrls.mongodb,
+          MONGODB_DATABASE: workerDatabase,
+          CREST_CACHE: 'redis',
+          REDIS_URL: serverUrls.redis,
+          CREST_REDIS_PREFIX: workerPrefix,
+          CREST_PROJECTION_BATCH: '5000',
+          CREST_FOLLOWER_RETRY_MAX_MS: '500',
+        },
+      ),
+      { logger: pino({ level: 'silent' }) },
+    );
   });
 
   after(async () => {
     try {
+      await worker?.stop();
       await crest?.dispose();
     } finally {
       // whatever happened, the rest of the suite finds Redis running
       await ensureServerUp('redis');
       await dropRedisPrefix(prefix);
+      await dropRedisPrefix(workerPrefix);
+      const mongo = new MongoClient(serverUrls.mongodb, { serverSelectionTimeoutMS: 5000 });
+      await mongo
+        .connect()
+        .then(() => mongo.db(workerDatabase).dropDatabase())
+        .catch(() => undefined);
+      await mongo.close().catch(() => undefined);
     }
   });
 
@@ -109,25 +144,31 @@ describe('fault: Redis goes down mid-sale and comes back (crest start, CREST_CAC
     const summary = await checkSaleEnd(store, sale, { received: STOCK });
     expect(summary.leakedUnits).to.equal(0);
 
-    // and what Redis holds for availability now, against the log (Redis restarts empty: it keeps no data)
+    // and Redis, which restarted empty, holds the right availability again where a projection worker keeps it: the
+    // worker saw the data go and rebuilt it from the log
     const redis = new Redis(serverUrls.redis, { lazyConnect: true, maxRetriesPerRequest: 1 });
     try {
       await redis.connect();
-      const keys = defaultAvailabilityKeys(prefix);
-      const rows: string[] = [];
-      let wrong = 0;
-      for (const sku of skus) {
-        const truth = await stockFromLog(store, sku);
-        const inRedis = await redis.hget(keys.available, sku);
-        if (inRedis === null || Number(inRedis) !== truth.available) wrong++;
-        rows.push(`${sku} log ${truth.available} redis ${inRedis ?? 'missing'}`);
-      }
-      console.log(`      [fault:redis-down] availability in Redis after its restart vs the log: ${rows.join('; ')} (${wrong} of ${skus.length} SKUs differ)`);
+      const availabilityIn = async (keyPrefix: string) => {
+        const rows = new Map<string, { log: number; redis: string | null }>();
+        for (const sku of skus) rows.set(sku, { log: (await stockFromLog(store, sku)).available, redis: await redis.hget(defaultAvailabilityKeys(keyPrefix).available, sku) });
+        return rows;
+      };
+      const agrees = (rows: Map<string, { log: number; redis: string | null }>) => [...rows.values()].every((r) => r.redis !== null && Number(r.redis) === r.log);
+      await waitFor(async () => agrees(await availabilityIn(workerPrefix)), 60_000, "the projection worker's Redis availability to equal the log");
+      const show = (rows: Map<string, { log: number; redis: string | null }>) => [...rows].map(([sku, r]) => `${sku} log ${r.log} redis ${r.redis ?? 'missing'}`).join('; ');
+      console.log(`      [fault:redis-down] availability in Redis vs the log after the restart: crest work projections (rebuilt): ${show(await availabilityIn(workerPrefix))}`);
+      // the embedded process (crest start) has no such watch wired in (infra/composition/root.ts): reported, not asserted
+      const embedded = await availabilityIn(prefix);
+      console.log(`      [fault:redis-down] crest start (not rebuilt${agrees(embedded) ? '' : ', WRONG'}): ${show(embedded)}`);
+      expect(await workerStatus(worker!), 'the projection worker is ready').to.equal(200);
     } finally {
       redis.disconnect();
     }
   });
 });
+
+const workerStatus = async (role: RunningRole): Promise<number> => (await fetch(`${role.url}/health/ready`)).status;
 
 const followerMetric = async (crest: TestCrest, name: string): Promise<number | undefined> =>
   metricValue((await crest.call('GET', '/metrics')).body as string, name, { follower: FOLLOWER });

@@ -154,6 +154,8 @@ export interface TrafficOptions {
   readonly payEvery?: number;
   /** Read the order back with X-Min-Position after every n-th placement (read-your-writes, as a storefront does). */
   readonly readBackEvery?: number;
+  /** Look at an earlier order's status page (GET /v1/orders/:id, no X-Min-Position) after every n-th order. */
+  readonly statusEvery?: number;
   /** A client's pause between two orders: paces the sale so that it spans the fault (not a wait for a condition). */
   readonly thinkMs?: number;
   /** Called after each order's outcome, with the number of orders finished so far in this traffic. */
@@ -254,6 +256,10 @@ export class FaultSale {
           if (options.payEvery && i % options.payEvery === 0 && (record.outcome === 'placed' || record.outcome === 'replayed')) await this.pay(record);
           if (options.readBackEvery && i % options.readBackEvery === 0 && record.position !== undefined) {
             await this.request('read-back', 'GET', `/v1/orders/${record.orderId}`, undefined, { 'x-min-position': String(record.position) });
+          }
+          if (options.statusEvery && i % options.statusEvery === 0) {
+            const earlier = this.orders.find((o) => o.outcome === 'placed');
+            if (earlier) await this.request('order-page', 'GET', `/v1/orders/${earlier.orderId}`);
           }
           if (options.browse) await this.browseOnce(i);
           done++;
