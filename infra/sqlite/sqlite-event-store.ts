@@ -16,6 +16,7 @@ import type {
 import { StoreUnavailableError } from '../../domain/kernel/event-store';
 import { categoryOf } from '../../domain/kernel/streams';
 import { AppendSignal, catchUpSubscription } from '../shared/catch-up-subscription';
+import { RecentEvents } from '../shared/recent-events';
 import { checkExpectedRevision } from '../shared/event-store-rules';
 import { openSqlite, type SqliteOptions } from './sqlite-database';
 
@@ -68,12 +69,14 @@ interface PendingAppend {
   readonly expected: ExpectedRevision;
   readonly resolve: (result: AppendResult) => void;
   readonly reject: (error: unknown) => void;
-  result: { ok: true; value: AppendResult } | { ok: false; error: unknown } | undefined;
+  result: { ok: true; value: AppendResult; recorded: RecordedEvent[] } | { ok: false; error: unknown } | undefined;
 }
 
 export interface SqliteEventStoreOptions extends SqliteOptions {
   /** How often an idle subscription looks for events appended by other processes. */
   readonly idlePollMs?: number;
+  /** How many of this process's latest events followers may read without reading them back from the file. */
+  readonly recentEvents?: number;
 }
 
 const isBusy = (error: unknown): boolean => {
@@ -97,7 +100,8 @@ export class SqliteEventStore implements EventStore {
     backwards: Statement<[string, number, number], EventRow>;
   };
   private readonly filteredReads = new Map<string, Statement<unknown[], EventRow>>();
-  private readonly appendTx: (streamId: string, events: readonly EventToAppend[], expected: ExpectedRevision) => AppendResult;
+  private readonly appendTx: (streamId: string, events: readonly EventToAppend[], expected: ExpectedRevision, recorded: RecordedEvent[]) => AppendResult;
+  private readonly recent: RecentEvents;
   private readonly commitAll: (appends: readonly PendingAppend[]) => void;
   private pending: PendingAppend[] = [];
   private flushScheduled = false;
@@ -105,6 +109,7 @@ export class SqliteEventStore implements EventStore {
   constructor(options: SqliteEventStoreOptions) {
     this.db = openSqlite(options);
     this.idlePollMs = options.idlePollMs ?? 100;
+    this.recent = new RecentEvents(options.recentEvents ?? 100_000);
     const db = this.db;
     this.statements = {
       head: db.prepare('SELECT revision, position FROM streams WHERE stream_id = ?'),
@@ -113,7 +118,7 @@ export class SqliteEventStore implements EventStore {
       forwards: db.prepare<[string, number, number], EventRow>(`SELECT ${columns} FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?`).raw(true),
       backwards: db.prepare<[string, number, number], EventRow>(`SELECT ${columns} FROM events WHERE stream_id = ? AND revision <= ? ORDER BY revision DESC LIMIT ?`).raw(true),
     };
-    const tx = db.transaction((streamId: string, events: readonly EventToAppend[], expected: ExpectedRevision): AppendResult => {
+    const tx = db.transaction((streamId: string, events: readonly EventToAppend[], expected: ExpectedRevision, recorded: RecordedEvent[]): AppendResult => {
       const head = this.statements.head.get(streamId);
       checkExpectedRevision(streamId, expected, head?.revision);
       if (events.length === 0) return { nextExpectedRevision: head?.revision ?? -1, position: head?.position ?? 0 };
@@ -125,16 +130,18 @@ export class SqliteEventStore implements EventStore {
         revision++;
         const info = this.statements.insert.run(streamId, revision, category, e.id, e.type, JSON.stringify(e.data), JSON.stringify(e.metadata), created);
         position = Number(info.lastInsertRowid);
+        recorded.push({ streamId, revision, position, id: e.id, type: e.type, data: e.data, metadata: e.metadata, created });
       }
       this.statements.upsertHead.run(streamId, revision, position);
       return { nextExpectedRevision: revision, position };
     });
-    this.appendTx = (streamId, events, expected) => tx(streamId, events, expected);
+    this.appendTx = (streamId, events, expected, recorded) => tx(streamId, events, expected, recorded);
     // each append runs in a savepoint of one outer transaction: a failed expected-revision check undoes only its own
     const all = db.transaction((appends: readonly PendingAppend[]) => {
       for (const a of appends) {
         try {
-          a.result = { ok: true, value: this.appendTx(a.streamId, a.events, a.expected) };
+          const recorded: RecordedEvent[] = [];
+          a.result = { ok: true, value: this.appendTx(a.streamId, a.events, a.expected, recorded), recorded };
         } catch (error) {
           a.result = { ok: false, error };
         }
@@ -168,15 +175,16 @@ export class SqliteEventStore implements EventStore {
       for (const a of appends) a.reject(failure);
       return;
     }
-    let appended = false;
+    // the appends ran one after another in one transaction, so their events are in position order
+    const committed: RecordedEvent[] = [];
+    for (const a of appends) if (a.result?.ok) committed.push(...a.result.recorded);
+    this.recent.add(committed);
     for (const a of appends) {
       const result = a.result!;
-      if (result.ok) {
-        appended ||= a.events.length > 0;
-        a.resolve(result.value);
-      } else a.reject(result.error);
+      if (result.ok) a.resolve(result.value);
+      else a.reject(result.error);
     }
-    if (appended) this.signal.notify();
+    if (committed.length > 0) this.signal.notify();
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<readonly RecordedEvent[]> {
@@ -189,9 +197,19 @@ export class SqliteEventStore implements EventStore {
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<readonly RecordedEvent[]> {
-    const { sql, params } = this.filterClause(options.filter);
+    const after = options.after ?? 0;
+    const maxCount = options.maxCount ?? Number.MAX_SAFE_INTEGER;
+    const recent = this.recent.read(after, maxCount, options.filter);
+    if (!recent) return this.readFromFile(after, maxCount, options.filter);
+    if (recent.events.length >= maxCount) return recent.events;
+    // past what this process wrote last, only the file knows (another process may have appended)
+    return [...recent.events, ...this.readFromFile(recent.through, maxCount - recent.events.length, options.filter)];
+  }
+
+  private readFromFile(after: number, maxCount: number, filter: LogFilter | undefined): RecordedEvent[] {
+    const { sql, params } = this.filterClause(filter);
     const statement = this.filteredRead(`SELECT ${columns} FROM events WHERE position > ?${sql} ORDER BY position LIMIT ?`);
-    return statement.all(options.after ?? 0, ...params, options.maxCount ?? -1).map(toRecorded);
+    return statement.all(after, ...params, maxCount === Number.MAX_SAFE_INTEGER ? -1 : maxCount).map(toRecorded);
   }
 
   async headPosition(filter?: LogFilter): Promise<number | undefined> {

@@ -36,6 +36,9 @@ const newEvent = (type = 'Tested', data: unknown = { n: 0 }, metadata: Record<st
 const newEvents = (count: number, type = 'Tested'): EventToAppend[] => Array.from({ length: count }, (_, n) => newEvent(type, { n }));
 
 const ids = (events: readonly { id: string }[]): string[] => events.map((e) => e.id);
+/** What the port promises of a recorded event, whatever object an adapter hands out for it. */
+const plain = (events: readonly RecordedEvent[]) =>
+  events.map(({ streamId, revision, position, id, type, data, metadata, created }) => ({ streamId, revision, position, id, type, data, metadata, created }));
 const revisions = (events: readonly RecordedEvent[]): number[] => events.map((e) => e.revision);
 
 const expectIncreasing = (positions: readonly number[]): void => {
@@ -123,7 +126,7 @@ export const eventStoreContract = (name: string, harness: EventStoreHarness): vo
       const error = await rejectionOf(store.appendToStream(streamId, events, expected));
       expect(error).to.be.instanceOf(WrongExpectedRevisionError);
       expect(error).to.include({ code: 'wrong_expected_revision', streamId, expected, actual });
-      expect(await store.readStream(streamId), 'the stream after a failed append').to.deep.equal(stream);
+      expect(plain(await store.readStream(streamId)), 'the stream after a failed append').to.deep.equal(plain(stream));
       expect(await store.headPosition({ categories: [categoryOf(streamId)] }), 'the category head after a failed append').to.equal(head);
     };
 
@@ -232,7 +235,7 @@ export const eventStoreContract = (name: string, harness: EventStoreHarness): vo
           const result = await store.appendToStream(streamId, [], expected);
           expect(result, `empty append expecting ${expected}`).to.deep.equal({ nextExpectedRevision: 1, position: appended.position });
         }
-        expect(await store.readStream(streamId)).to.deep.equal(stream);
+        expect(plain(await store.readStream(streamId))).to.deep.equal(plain(stream));
         expect(await store.headPosition({ categories: [category] })).to.equal(appended.position);
 
         const missing = streamIn(category);
@@ -346,7 +349,7 @@ export const eventStoreContract = (name: string, harness: EventStoreHarness): vo
       it('reads the same events backwards as forwards', async () => {
         const forwards = await store.readStream(streamId);
         const backwards = await store.readStream(streamId, { direction: 'backwards' });
-        expect([...backwards].reverse()).to.deep.equal(forwards);
+        expect(plain([...backwards].reverse())).to.deep.equal(plain(forwards));
       });
     });
 
@@ -382,7 +385,7 @@ export const eventStoreContract = (name: string, harness: EventStoreHarness): vo
           expect(read.data).to.deep.equal(data);
           expect(read.metadata).to.deep.equal(metadata);
         }
-        expect(fromLog).to.deep.equal(fromStream);
+        expect(plain([fromLog!])).to.deep.equal(plain([fromStream!]));
       });
     });
 
@@ -406,7 +409,7 @@ export const eventStoreContract = (name: string, harness: EventStoreHarness): vo
         expect(ids(log)).to.deep.equal(ids(appended));
         expectIncreasing(log.map((e) => e.position));
         const streams = [...(await store.readStream(a)), ...(await store.readStream(b)), ...(await store.readStream(c))];
-        expect([...log].sort((x, y) => x.position - y.position)).to.deep.equal([...streams].sort((x, y) => x.position - y.position));
+        expect(plain([...log].sort((x, y) => x.position - y.position))).to.deep.equal(plain([...streams].sort((x, y) => x.position - y.position)));
       });
 
       it("reads from the start when 'after' is omitted and treats 'after' as exclusive", async () => {
@@ -681,9 +684,9 @@ export const eventStoreContract = (name: string, harness: EventStoreHarness): vo
         await store.close();
         store = await harness.reopen!();
 
-        expect(await store.readStream(a)).to.deep.equal(streamA);
-        expect(await store.readStream(b)).to.deep.equal(streamB);
-        expect(await store.readAll({ filter: { categories: [category] } })).to.deep.equal(log);
+        expect(plain(await store.readStream(a))).to.deep.equal(plain(streamA));
+        expect(plain(await store.readStream(b))).to.deep.equal(plain(streamB));
+        expect(plain(await store.readAll({ filter: { categories: [category] } }))).to.deep.equal(plain(log));
         expect(await store.headPosition({ categories: [category] })).to.equal(log[log.length - 1]!.position);
         await expectConflict(a, newEvents(1), 'no_stream', 2);
         await expectConflict(b, newEvents(1), 5, 0);
