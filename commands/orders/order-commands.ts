@@ -130,12 +130,13 @@ export class OrderCommands {
     return { orderId, status: result.state.status, paymentId: result.state.paymentId ?? paymentId, position: result.position };
   }
 
+  /**
+   * Reads nothing for an order id never seen: the lines are reserved first (writers deduplicate by order id) and
+   * `OrderPlaced` is appended with `no_stream`. Only a refusal or a lost race reads the order, to tell a replay (the
+   * order as it is now) from a fresh attempt.
+   */
   private async placeOnce(orderId: string, requestHash: string, input: PlaceOrderInput, ctx: CommandContext): Promise<PlaceOrderResult> {
     const streamId = streamName('order', orderId);
-    const existing = await loadStream(this.deps.store, streamId, orderDecider);
-    const replay = this.replayOf(existing.state, requestHash, existing.position);
-    if (replay) return replay;
-
     const lines = await this.pricedLines(input.lines);
     const now = this.deps.clock.now();
     const expiresAt = new Date(now.getTime() + this.options.reservationTtlMs).toISOString();
@@ -143,43 +144,64 @@ export class OrderCommands {
     const outcomes = await Promise.allSettled(
       lines.map((l) => this.inventory.submit({ type: 'ReserveStock', sku: l.sku, orderId, quantity: l.quantity, expiresAt: heldUntil }, ctx)),
     );
-    const held = lines.filter((_, i) => outcomes[i]!.status === 'fulfilled' && (outcomes[i] as PromiseFulfilledResult<{ ok: boolean }>).value.ok);
-    const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
-    if (held.length < lines.length) {
-      await this.release(orderId, held, 'order_rejected', ctx);
+    const reserved = lines.map((line, i) => {
+      const o = outcomes[i]!;
+      return { line, held: o.status === 'fulfilled' && o.value.ok, created: o.status === 'fulfilled' && o.value.ok && o.value.appended };
+    });
+    if (reserved.some((r) => !r.held)) {
+      const existing = await loadStream(this.deps.store, streamId, orderDecider);
+      const replay = this.replayOf(existing.state, requestHash, existing.position, () => this.releaseOurs(orderId, reserved, existing.state, ctx));
+      if (replay) return replay;
+      // no order holds these: whatever is held for this id (now, or by an attempt that died) goes back
+      await this.release(orderId, reserved.filter((r) => r.held).map((r) => r.line), 'order_rejected', ctx);
+      const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
       if (failure) throw failure.reason;
-      return { kind: 'out_of_stock', orderId, skus: lines.filter((l) => !held.includes(l)).map((l) => l.sku) };
+      return { kind: 'out_of_stock', orderId, skus: reserved.filter((r) => !r.held).map((r) => r.line.sku) };
     }
 
-    const decision = orderDecider.decide(
-      { type: 'PlaceOrder', orderId, customerId: input.customerId, lines, requestHash, now: now.toISOString(), expiresAt },
-      existing.state,
-    );
-    if (!decision.ok) throw new CommandRejectedError(decision.rejection);
-    try {
-      const appended = await this.deps.store.appendToStream(
-        streamId,
-        decision.events.map((e) => toEventToAppend(e, ctx, this.deps.ids, now)),
-        existing.revision < 0 ? 'no_stream' : existing.revision,
-      );
-      const state = decision.events.reduce(orderDecider.evolve, existing.state);
-      return { kind: 'placed', order: summaryOf(state), position: appended.position };
-    } catch (error) {
-      if (!(error instanceof WrongExpectedRevisionError)) throw error;
-      // another node placed this order id first: its reservations are the ones that count
-      const winner = await loadStream(this.deps.store, streamId, orderDecider);
-      const ours = lines.filter((l) => !winner.state.lines.some((w) => w.sku === l.sku));
-      await this.release(orderId, ours, 'order_rejected', ctx);
-      const answer = this.replayOf(winner.state, requestHash, winner.position);
-      if (!answer) throw error;
-      return answer;
+    let current = { state: orderDecider.initialState(), revision: -1 };
+    for (;;) {
+      const decision = orderDecider.decide({ type: 'PlaceOrder', orderId, customerId: input.customerId, lines, requestHash, now: now.toISOString(), expiresAt }, current.state);
+      if (!decision.ok) {
+        await this.releaseOurs(orderId, reserved, current.state, ctx);
+        throw new CommandRejectedError(decision.rejection);
+      }
+      try {
+        const events = decision.events.map((e) => toEventToAppend(e, ctx, this.deps.ids, now));
+        const appended = await this.deps.store.appendToStream(streamId, events, current.revision < 0 ? 'no_stream' : current.revision);
+        return { kind: 'placed', order: summaryOf(decision.events.reduce(orderDecider.evolve, current.state)), position: appended.position };
+      } catch (error) {
+        if (!(error instanceof WrongExpectedRevisionError)) throw error;
+        // the order exists: placed by a replay that won, or rejected earlier (then this attempt places it again)
+        const winner = await loadStream(this.deps.store, streamId, orderDecider);
+        if (winner.state.status === 'rejected' && current.state.status !== 'rejected') {
+          current = winner;
+          continue;
+        }
+        const answer = this.replayOf(winner.state, requestHash, winner.position, () => this.releaseOurs(orderId, reserved, winner.state, ctx));
+        if (!answer) throw error;
+        return answer;
+      }
     }
   }
 
-  private replayOf(state: OrderState, requestHash: string, position: number): PlaceOrderResult | undefined {
+  /**
+   * After losing to an existing order: give back the reservations this attempt created, except those the existing
+   * order, still awaiting payment, holds itself (a reservation is one per order id, so those are the same one).
+   */
+  private async releaseOurs(orderId: string, reserved: ReadonlyArray<{ line: OrderLine; created: boolean }>, existing: OrderState, ctx: CommandContext): Promise<void> {
+    const live = existing.status === 'awaiting_payment';
+    const ours = reserved.filter((r) => r.created && !(live && existing.lines.some((l) => l.sku === r.line.sku))).map((r) => r.line);
+    await this.release(orderId, ours, 'order_rejected', ctx);
+  }
+
+  /** The answer to a repeated request for an existing order; `settle` runs first whenever the order exists. */
+  private replayOf(state: OrderState, requestHash: string, position: number, settle: () => Promise<void>): Promise<PlaceOrderResult> | undefined {
     if (state.status === 'none' || state.status === 'rejected') return undefined;
-    if (state.requestHash !== requestHash) throw keyReused(state.orderId);
-    return { kind: 'existing', order: summaryOf(state), position };
+    return settle().then(() => {
+      if (state.requestHash !== requestHash) throw keyReused(state.orderId);
+      return { kind: 'existing', order: summaryOf(state), position };
+    });
   }
 
   private async pricedLines(requested: readonly RequestedLine[]): Promise<OrderLine[]> {
