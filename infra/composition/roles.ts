@@ -7,6 +7,7 @@ import { CheckpointProgress } from '../../projections/checkpoint-progress';
 import { ConfigError, type CrestConfig } from '../config/config';
 import { KafkaInventoryGateway, KafkaInventoryWorker } from '../kafka/kafka-inventory';
 import { MongoReadModels } from '../mongodb/mongo-read-models';
+import { defaultAvailabilityKeys, rebuildWhenLost, RedisAvailability } from '../redis/redis-availability';
 import { openConnections } from './connections';
 import { createContainer, Tokens, type CompositionOptions, type Role } from './root';
 
@@ -84,12 +85,22 @@ export const startRole = async (role: Exclude<Role, 'all' | 'relay'>, config: Cr
         return finish(role, container, url, stops, connections.close);
       }
       case 'inventory': {
-        const worker = new KafkaInventoryWorker(connections.kafka!, container.get(Tokens.Inventory), connections.redis!, container.get(Tokens.Metrics).inventoryWorkerObserver(logger), {
-          topic: config.CREST_INVENTORY_TOPIC,
-          groupId: `${config.CREST_REDIS_PREFIX}-inventory`,
-          partitionsConcurrently: config.CREST_INVENTORY_PARTITIONS,
-          sessionTimeoutMs: config.CREST_INVENTORY_SESSION_TIMEOUT_MS,
-        });
+        // a consumer that dies is replaced, and while it is down readiness, metrics and logs say so
+        const worker = new KafkaInventoryWorker(
+          connections.kafka!,
+          container.get(Tokens.Inventory),
+          connections.redis!,
+          container.get(Tokens.Metrics).inventoryWorkerObserver(logger),
+          {
+            topic: config.CREST_INVENTORY_TOPIC,
+            groupId: `${config.CREST_REDIS_PREFIX}-inventory`,
+            partitionsConcurrently: config.CREST_INVENTORY_PARTITIONS,
+            sessionTimeoutMs: config.CREST_INVENTORY_SESSION_TIMEOUT_MS,
+            name: 'inventory-consumer',
+            retryMaxMs: config.CREST_FOLLOWER_RETRY_MAX_MS,
+          },
+          container.get(Tokens.FollowerMonitor),
+        );
         await worker.start();
         stops.push(() => worker.stop());
         break;
@@ -100,6 +111,12 @@ export const startRole = async (role: Exclude<Role, 'all' | 'relay'>, config: Cr
         const runners: ProjectionRunner[] = container.get(Tokens.Projections);
         const bus = container.get(Tokens.InvalidationBus)!;
         runners[0]!.onChanges((changes) => void bus.publish(Storefront.invalidationsFor(changes)).catch(() => undefined));
+        // Redis may come back empty after a restart: the availability read model is then rebuilt from the log
+        const availability = runners.find((r) => r.name === 'redis-availability');
+        if (availability && connections.redis) {
+          const stopWatching = await rebuildWhenLost(new RedisAvailability(connections.redis, defaultAvailabilityKeys(config.CREST_REDIS_PREFIX)), availability, logger, config.CREST_FOLLOWER_RETRY_MAX_MS);
+          stops.push(stopWatching);
+        }
         for (const runner of runners) {
           await runner.start();
           stops.push(() => runner.stop());

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
-import { Partitioners, type Consumer, type Kafka, type Producer } from 'kafkajs';
+import { Partitioners, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Producer } from 'kafkajs';
 import type { InventoryGateway, InventoryWriters } from '../../commands/inventory/inventory-writers';
 import type { StockFigures, WriterOutcome } from '../../commands/inventory/inventory-writer';
 import type { CommandContext } from '../../commands/metadata';
 import type { InventoryCommand } from '../../domain/inventory/inventory';
+import type { RecordedEvent } from '../../domain/kernel/event-store';
+import { silentFollowerMonitor, type FollowerMonitor, type FollowerState, type FollowerStatus } from '../../projections/log-follower';
 
 export const INVENTORY_COMMANDS_TOPIC = 'crest.inventory.commands';
 
@@ -126,7 +128,9 @@ export class KafkaInventoryGateway implements InventoryGateway {
     const messages = this.outbox.splice(0);
     try {
       await this.producer.send({ topic: this.options.topic, acks: -1, messages });
-    } catch (error) {
+    } catch (cause) {
+      // the broker is unreachable or refused the send: nothing was decided, and the caller may retry (503)
+      const error = new InventoryWorkerError('unavailable', `Inventory commands cannot reach Kafka: ${(cause as Error).message}`);
       for (const m of messages) {
         const requestId = (JSON.parse(m.value) as Request).requestId;
         const waiting = this.waiting.get(requestId);
@@ -145,75 +149,240 @@ export interface InventoryWorkerObserver {
   failed(error: unknown): void;
 }
 
+export interface KafkaInventoryWorkerOptions {
+  readonly topic: string;
+  readonly groupId: string;
+  readonly partitionsConcurrently: number;
+  readonly sessionTimeoutMs: number;
+  /** Name under which it reports to the follower monitor (readiness, metrics, logs). */
+  readonly name?: string;
+  /** Cap of the backoff between attempts to bring a dead consumer back. */
+  readonly retryMaxMs?: number;
+}
+
+const parseRequest = (message: KafkaMessage): Request | undefined => {
+  try {
+    const request = JSON.parse(message.value?.toString() ?? '') as Request;
+    return typeof request === 'object' && request !== null && typeof request.requestId === 'string' && typeof request.replyTo === 'string' ? request : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
 /**
  * `crest work inventory`: consumes `crest.inventory.commands` in a consumer group. The worker that owns a partition
  * holds the single writer of each SKU on it. A fetched batch is submitted to the writers at once (so they group-commit
  * it), answered after the appends are durable, and only then are the offsets committed. On a rebalance every writer
  * is dropped and reloads (snapshot + tail) on its next command; a stale owner's append fails on its expected revision.
+ *
+ * The consumer never stays dead: kafkajs restarts it after most crashes, and when it does not (a crash it deems not
+ * retriable, or a restart that never rejoins the group) the worker replaces it with a new consumer, with capped
+ * backoff, until one joins the group again. Meanwhile it reports itself `retrying` to the follower monitor, so
+ * readiness, metrics and logs say that this worker's partitions are not being served.
  */
 export class KafkaInventoryWorker {
-  private readonly consumer: Consumer;
+  private consumer: Consumer | undefined;
+  private state: FollowerState = 'stopped';
+  private attempts = 0;
+  private failingSince: number | undefined;
+  private lastError: string | undefined;
+  private position: number | undefined;
+  private detach: (() => void) | undefined;
+  private reopenTimer: NodeJS.Timeout | undefined;
+  private reopening: Promise<void> | undefined;
 
   constructor(
-    kafka: Kafka,
+    private readonly kafka: Kafka,
     private readonly writers: InventoryWriters,
     private readonly publisher: Redis,
     private readonly observer: InventoryWorkerObserver,
-    private readonly options: { readonly topic: string; readonly groupId: string; readonly partitionsConcurrently: number; readonly sessionTimeoutMs: number },
-  ) {
-    // the session timeout bounds how long a dead worker's partitions stay unowned
-    this.consumer = kafka.consumer({ groupId: options.groupId, sessionTimeout: options.sessionTimeoutMs, heartbeatInterval: 500, rebalanceTimeout: options.sessionTimeoutMs });
+    private readonly options: KafkaInventoryWorkerOptions,
+    private readonly monitor: FollowerMonitor = silentFollowerMonitor,
+  ) {}
+
+  get name(): string {
+    return this.options.name ?? 'inventory-worker';
   }
 
+  status(): FollowerStatus {
+    return { name: this.name, state: this.state, position: this.position, attempts: this.attempts, failingSince: this.failingSince, lastError: this.lastError };
+  }
+
+  /** Connects, subscribes and joins the group; fails if Kafka cannot be reached at all (the role does not start). */
   async start(): Promise<void> {
-    this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
+    if (this.state !== 'stopped') return;
+    this.state = 'running';
+    this.detach = this.monitor.attach(() => this.status());
+    try {
+      await this.open();
+    } catch (error) {
+      this.state = 'stopped';
+      this.detach();
+      await this.consumer?.disconnect().catch(() => undefined);
+      this.consumer = undefined;
+      throw error;
+    }
+  }
+
+  async stop(): Promise<void> {
+    const wasRunning = this.state !== 'stopped';
+    this.state = 'stopped';
+    if (this.reopenTimer) clearTimeout(this.reopenTimer);
+    await this.reopening;
+    const consumer = this.consumer;
+    this.consumer = undefined;
+    try {
+      await consumer?.disconnect();
+    } finally {
+      this.writers.stop();
+      if (wasRunning) this.detach?.();
+    }
+  }
+
+  private async open(): Promise<void> {
+    // the session timeout bounds how long a dead worker's partitions stay unowned
+    const consumer = this.kafka.consumer({ groupId: this.options.groupId, sessionTimeout: this.options.sessionTimeoutMs, heartbeatInterval: 500, rebalanceTimeout: this.options.sessionTimeoutMs });
+    this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, (event) => {
+      if (this.consumer !== consumer) return;
       const dropped = this.writers.reset();
       this.observer.rebalanced(dropped);
       const assignment = event.payload.memberAssignment[this.options.topic] ?? [];
       this.observer.assigned(assignment.length);
+      // a member of the group again: whatever failed before, its partitions are served
+      this.succeeded();
     });
-    this.consumer.on(this.consumer.events.CRASH, (event) => this.observer.failed(event.payload.error));
-    await this.consumer.connect();
+    consumer.on(consumer.events.CRASH, (event) => this.crashed(consumer, event.payload.error, event.payload.restart));
+    await consumer.connect();
     // a new group starts from the beginning; requests whose deadline passed are skipped, so old ones do nothing
-    await this.consumer.subscribe({ topic: this.options.topic, fromBeginning: true });
-    await this.consumer.run({
+    await consumer.subscribe({ topic: this.options.topic, fromBeginning: true });
+    await consumer.run({
       autoCommit: false,
       partitionsConsumedConcurrently: this.options.partitionsConcurrently,
       eachBatchAutoResolve: false,
-      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-        const handled = batch.messages.map(async (message) => {
-          const request = JSON.parse(message.value!.toString()) as Request;
-          return { replyTo: request.replyTo, reply: await this.handle(request) };
-        });
-        const replies = await Promise.all(handled);
-        if (!isRunning() || isStale()) return;
-        const pipeline = this.publisher.pipeline();
-        for (const { replyTo, reply } of replies) pipeline.publish(replyTo, JSON.stringify(reply));
-        await pipeline.exec();
-        const last = batch.messages[batch.messages.length - 1];
-        if (last) {
-          resolveOffset(last.offset);
-          // committed only now that every append in the batch is durable and answered
-          await this.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }]);
+      eachBatch: async (payload) => {
+        try {
+          await this.handleBatch(consumer, payload);
+        } catch (error) {
+          // kafkajs retries the batch (its offsets were not committed); the monitor hears of every failed attempt
+          if (this.consumer === consumer) this.failed(error, 0);
+          throw error;
         }
-        await heartbeat();
+        if (this.consumer === consumer) this.succeeded();
       },
     });
   }
 
-  async stop(): Promise<void> {
-    await this.consumer.disconnect();
-    this.writers.stop();
+  private async handleBatch(consumer: Consumer, { batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const handled = batch.messages.map(async (message) => {
+      const request = parseRequest(message);
+      if (!request) {
+        // nobody can be answered, and it would fail the same way on every delivery: pass over it, visibly
+        this.monitor.skipped(this.name, new Error('unreadable inventory request'), unreadable(batch.topic, batch.partition, message));
+        return undefined;
+      }
+      return { replyTo: request.replyTo, reply: await this.handle(request) };
+    });
+    const replies = (await Promise.all(handled)).filter((r) => r !== undefined);
+    if (!isRunning() || isStale()) return;
+    const pipeline = this.publisher.pipeline();
+    for (const { replyTo, reply } of replies) pipeline.publish(replyTo, JSON.stringify(reply));
+    const results = await pipeline.exec();
+    const failed = results?.find(([error]) => error);
+    // an answer that did not go out is sent again with the batch, which the writers deduplicate
+    if (!results || failed) throw failed?.[0] ?? new Error('Redis did not take the replies');
+    const last = batch.messages[batch.messages.length - 1];
+    if (last) {
+      resolveOffset(last.offset);
+      // committed only now that every append in the batch is durable and answered
+      await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }]);
+    }
+    await heartbeat();
+  }
+
+  private crashed(consumer: Consumer, error: Error, restart: boolean): void {
+    if (this.consumer !== consumer || this.state === 'stopped') return;
+    this.observer.failed(error);
+    const delay = this.failed(error, restart ? ((error as { retryTime?: number }).retryTime ?? 300) : undefined);
+    // kafkajs restarts it by itself: give that restart until a few session timeouts to rejoin, then replace it
+    this.scheduleReopen(restart ? Math.max(delay, 3 * this.options.sessionTimeoutMs) : delay);
+  }
+
+  private scheduleReopen(delayMs: number): void {
+    if (this.reopenTimer) clearTimeout(this.reopenTimer);
+    this.reopenTimer = setTimeout(() => {
+      this.reopenTimer = undefined;
+      this.reopening = this.reopen().finally(() => (this.reopening = undefined));
+    }, delayMs);
+    this.reopenTimer.unref();
+  }
+
+  /** Replaces the consumer with a new one (same group); tries again later if that fails too. */
+  private async reopen(): Promise<void> {
+    if (this.stopped) return;
+    const old = this.consumer;
+    this.consumer = undefined;
+    await old?.disconnect().catch(() => undefined);
+    if (this.stopped) return;
+    try {
+      await this.open();
+    } catch (error) {
+      if (this.stopped) return;
+      this.observer.failed(error);
+      this.scheduleReopen(this.failed(error));
+    }
+  }
+
+  /** Records a failed attempt; returns the backoff before the next one (or `delayMs` when kafkajs chose it). */
+  private failed(error: unknown, delayMs?: number): number {
+    this.attempts += 1;
+    this.failingSince ??= Date.now();
+    this.lastError = error instanceof Error ? error.message : String(error);
+    if (this.state === 'running') this.state = 'retrying';
+    const cap = this.options.retryMaxMs ?? 5000;
+    const backoff = Math.min(cap, 250 * 2 ** Math.min(this.attempts - 1, 20));
+    const ms = delayMs ?? Math.round(backoff / 2 + Math.random() * (backoff / 2));
+    this.monitor.retrying(this.name, error, this.attempts, ms);
+    return ms;
+  }
+
+  private get stopped(): boolean {
+    return this.state === 'stopped';
+  }
+
+  private succeeded(): void {
+    if (this.attempts === 0) return;
+    if (this.reopenTimer) clearTimeout(this.reopenTimer);
+    this.reopenTimer = undefined;
+    this.monitor.recovered(this.name, this.attempts, Date.now() - (this.failingSince ?? Date.now()));
+    this.attempts = 0;
+    this.failingSince = undefined;
+    this.lastError = undefined;
+    if (this.state === 'retrying') this.state = 'running';
   }
 
   private async handle(request: Request): Promise<Reply> {
     if (Date.now() > request.deadline) return { requestId: request.requestId, error: { code: 'unavailable', message: 'The request expired before its owner reached it' } };
     try {
       if (request.kind === 'figures') return { requestId: request.requestId, figures: await this.writers.figures(request.sku) };
-      return { requestId: request.requestId, outcome: await this.writers.submit(request.command, request.ctx) };
+      const outcome = await this.writers.submit(request.command, request.ctx);
+      this.position = Math.max(this.position ?? 0, outcome.position);
+      return { requestId: request.requestId, outcome };
     } catch (error) {
       const e = error as { code?: string; message?: string };
       return { requestId: request.requestId, error: { ...(e.code ? { code: e.code } : {}), message: e.message ?? String(error) } };
     }
   }
 }
+
+/** A Kafka message that is not an inventory request, described as the monitor's `skipped` expects an event. */
+const unreadable = (topic: string, partition: number, message: KafkaMessage): RecordedEvent => ({
+  streamId: `${topic}/${partition}`,
+  revision: Number(message.offset),
+  position: Number(message.offset),
+  id: `${topic}/${partition}@${message.offset}`,
+  type: 'InventoryRequest',
+  data: message.value?.toString('utf8').slice(0, 200),
+  metadata: {},
+  created: new Date(Number(message.timestamp)).toISOString(),
+});

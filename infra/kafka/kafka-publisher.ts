@@ -28,7 +28,12 @@ export class KafkaIntegrationPublisher implements IntegrationPublisher {
   }
 
   async publish(events: readonly RecordedEvent[]): Promise<void> {
-    await (this.connected ??= this.producer.connect());
+    // a connect that failed (the broker was down at start) is tried again by the next publish, not remembered forever
+    const connecting = (this.connected ??= this.producer.connect().catch((error: unknown) => {
+      this.connected = undefined;
+      throw error;
+    }));
+    await connecting;
     await this.producer.send({
       topic: this.topic,
       acks: -1,

@@ -1,25 +1,9 @@
 import { expect } from 'chai';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { MongoClient } from 'mongodb';
 import { streamName } from '../../domain/kernel/streams';
-import { SqliteEventStore } from '../../infra/sqlite/sqlite-event-store';
-import { requireServersFor, serverUrls } from '../support/servers';
+import { TestCluster } from '../support/cluster';
+import { requireServersFor } from '../support/servers';
 import { expectStockInvariant, stockFromLog } from '../support/stock';
 import { waitFor } from '../support/wait-for';
-
-const crestBin = resolve(__dirname, '../../bin/crest');
-const ADMIN = 'cluster-e2e-admin-token-0001';
-
-interface Proc {
-  readonly name: string;
-  readonly child: ChildProcessWithoutNullStreams;
-  url: string;
-  output: string;
-}
 
 interface Placed {
   readonly orderId: string;
@@ -28,84 +12,23 @@ interface Placed {
 
 describe('cluster: 2 API nodes, 2 inventory workers, projections and sagas on Kafka, FerretDB and Redis', function () {
   this.timeout(300_000);
-  const id = randomUUID().slice(0, 8);
-  let dataDir: string;
-  let store: SqliteEventStore;
-  const procs: Proc[] = [];
-  const env = (): Record<string, string> => ({
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? '',
-    PORT: '0',
-    CREST_DATA_DIR: dataDir,
-    CREST_ADMIN_TOKEN: ADMIN,
-    CREST_INVENTORY: 'kafka',
-    CREST_INVENTORY_TOPIC: `crest.inventory.commands.e2e-${id}`,
-    CREST_INVENTORY_PARTITIONS: '6',
-    CREST_INVENTORY_SESSION_TIMEOUT_MS: '6000',
-    CREST_INVENTORY_TIMEOUT_MS: '60000',
-    CREST_READ_MODELS: 'mongodb',
-    MONGODB_URL: serverUrls.mongodb,
-    MONGODB_DATABASE: `crest_cluster_${id}`,
-    CREST_CACHE: 'redis',
-    REDIS_URL: serverUrls.redis,
-    CREST_REDIS_PREFIX: `cl-${id}`,
-    KAFKA_BROKERS: serverUrls.kafka,
-    CREST_RATE_LIMIT_CUSTOMER_PER_SEC: '0',
-    CREST_MAX_EVENT_LOOP_DELAY_MS: '0',
-    CREST_LOG_LEVEL: 'warn',
-  });
-
-  const launch = async (name: string, args: string[]): Promise<Proc> => {
-    const child = spawn(crestBin, args, { env: env() });
-    const proc: Proc = { name, child, url: '', output: '' };
-    child.stdout.on('data', (d: Buffer) => (proc.output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (proc.output += d.toString()));
-    procs.push(proc);
-    await waitFor(() => /on (http:\/\/\S+)\)/.test(proc.output) || child.exitCode !== null, 60_000, `${name} to start`);
-    const match = /on (http:\/\/\S+)\)/.exec(proc.output);
-    if (!match) throw new Error(`${name} did not start:\n${proc.output}`);
-    proc.url = match[1]!;
-    await waitFor(async () => (await fetch(`${proc.url}/health/ready`).then((r) => r.status).catch(() => 0)) === 200, 60_000, `${name} to be ready`);
-    return proc;
-  };
-
-  const call = async (url: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
-    const response = await fetch(`${url}${path}`, {
-      method,
-      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    return { status: response.status, body: text ? JSON.parse(text) : undefined };
-  };
+  let cluster: TestCluster;
 
   before(async function () {
     await requireServersFor(this, 'kafka', 'mongodb', 'redis');
-    dataDir = mkdtempSync(join(tmpdir(), 'crest-cluster-'));
-    await Promise.all([launch('inventory-1', ['work', 'inventory']), launch('inventory-2', ['work', 'inventory'])]);
-    await Promise.all([launch('projections', ['work', 'projections']), launch('sagas', ['work', 'sagas'])]);
-    await Promise.all([launch('api-1', ['serve']), launch('api-2', ['serve'])]);
-    store = new SqliteEventStore({ file: join(dataDir, 'crest.sqlite'), synchronous: 'FULL' });
+    cluster = new TestCluster();
+    await Promise.all([cluster.launch('inventory-1', ['work', 'inventory']), cluster.launch('inventory-2', ['work', 'inventory'])]);
+    await Promise.all([cluster.launch('projections', ['work', 'projections']), cluster.launch('sagas', ['work', 'sagas'])]);
+    await Promise.all([cluster.launch('api-1', ['serve']), cluster.launch('api-2', ['serve'])]);
   });
 
-  after(async () => {
-    for (const p of procs) p.child.kill('SIGTERM');
-    await Promise.all(procs.map((p) => (p.child.exitCode === null && p.child.signalCode === null ? new Promise((r) => p.child.once('exit', r)) : undefined)));
-    await store?.close();
-    const mongo = new MongoClient(serverUrls.mongodb);
-    await mongo.connect().then(() => mongo.db(`crest_cluster_${id}`).dropDatabase()).catch(() => undefined);
-    await mongo.close();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  });
+  after(() => cluster?.dispose());
 
-  const apis = () => procs.filter((p) => p.name.startsWith('api')).map((p) => p.url);
+  const call = (url: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => cluster.call(url, method, path, body, headers, 120_000);
 
-  const seed = async (skus: string[], stock: number) => {
-    for (const sku of skus) {
-      expect((await call(apis()[0]!, 'PUT', `/v1/products/${sku}`, { name: sku, category: 'cluster', priceCents: 300 }, { authorization: `Bearer ${ADMIN}` })).status).to.equal(201);
-      expect((await call(apis()[1]!, 'POST', `/v1/inventory/${sku}/receipts`, { quantity: stock, receiptId: `seed-${sku}` }, { authorization: `Bearer ${ADMIN}` })).status).to.equal(200);
-    }
-  };
+  const apis = () => cluster.apis();
+
+  const seed = (skus: string[], stock: number) => cluster.seed(skus, stock);
 
   /** Runs a sale through both API nodes; resolves 202s by reading the order later. Returns every order that holds stock. */
   const sale = async (skus: string[], prefix: string, duringSale?: (done: number) => Promise<void> | void) => {
@@ -148,9 +71,9 @@ describe('cluster: 2 API nodes, 2 inventory workers, projections and sagas on Ka
   };
 
   const verify = async (skus: string[], placed: Placed[], stock: number) => {
-    const head = (await store.headPosition()) ?? 0;
+    const head = (await cluster.store.headPosition()) ?? 0;
     for (const sku of skus) {
-      const truth = await stockFromLog(store, sku);
+      const truth = await stockFromLog(cluster.store, sku);
       expectStockInvariant(truth);
       const expected = placed.flatMap((p) => p.lines).filter((l) => l.sku === sku).reduce((s, l) => s + l.quantity, 0);
       expect(truth.reserved + truth.sold, `${sku}: every acknowledged order holds its stock, and nothing else does`).to.equal(expected);
@@ -163,13 +86,13 @@ describe('cluster: 2 API nodes, 2 inventory workers, projections and sagas on Ka
       }
     }
     for (const p of placed) {
-      const events = await store.readStream(streamName('order', p.orderId));
+      const events = await cluster.store.readStream(streamName('order', p.orderId));
       expect(events.some((e) => e.type === 'OrderPlaced'), `order ${p.orderId} was acknowledged, so it is stored`).to.equal(true);
     }
   };
 
   it('sells five hot SKUs through both API nodes with 0 oversold, and the read models agree with the event store', async () => {
-    const skus = ['CL-A', 'CL-B', 'CL-C', 'CL-D', 'CL-E'].map((s) => `${s}-${id}`);
+    const skus = ['CL-A', 'CL-B', 'CL-C', 'CL-D', 'CL-E'].map((s) => `${s}-${cluster.id}`);
     await seed(skus, 100);
     const result = await sale(skus, 'calm');
     console.log(`      cluster sale: ${result.attempts} orders in ${result.seconds.toFixed(1)} s = ${Math.round(result.attempts / result.seconds)} orders/s; statuses ${JSON.stringify([...result.statuses])}`);
@@ -177,9 +100,9 @@ describe('cluster: 2 API nodes, 2 inventory workers, projections and sagas on Ka
   });
 
   it('keeps 0 oversold and loses no acknowledged order when an inventory worker is SIGKILLed mid-sale', async () => {
-    const skus = ['KL-A', 'KL-B', 'KL-C', 'KL-D', 'KL-E'].map((s) => `${s}-${id}`);
+    const skus = ['KL-A', 'KL-B', 'KL-C', 'KL-D', 'KL-E'].map((s) => `${s}-${cluster.id}`);
     await seed(skus, 100);
-    const victim = procs.find((p) => p.name === 'inventory-1')!;
+    const victim = cluster.proc('inventory-1');
     let killedAt = 0;
     const result = await sale(skus, 'kill', async (done) => {
       if (done === 200 && !killedAt) {
