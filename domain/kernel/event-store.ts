@@ -26,6 +26,13 @@ export interface RecordedEvent {
   readonly created: string;
 }
 
+/** One stream's part of a multi-stream append. */
+export interface StreamAppend {
+  readonly streamId: string;
+  readonly events: readonly EventToAppend[];
+  readonly expectedRevision: ExpectedRevision;
+}
+
 export interface AppendResult {
   /** The stream's revision after the append: pass it as the next expected revision. */
   readonly nextExpectedRevision: number;
@@ -75,6 +82,12 @@ export interface Subscription {
 export interface EventStore {
   /** Appends atomically, checking the expected revision. Resolves only once the events are durable. */
   appendToStream(streamId: string, events: readonly EventToAppend[], expectedRevision: ExpectedRevision): Promise<AppendResult>;
+  /**
+   * Appends to several streams in one transaction, in the order given: every expected revision holds and all the
+   * events become durable together, or nothing is written and it rejects (a failed check with the
+   * WrongExpectedRevisionError of that stream). Only stores with multi-stream transactions have it (not EventStoreDB).
+   */
+  appendToStreams?(appends: readonly StreamAppend[]): Promise<readonly AppendResult[]>;
   /** Reads a stream; a stream that does not exist reads as empty. */
   readStream(streamId: string, options?: ReadStreamOptions): Promise<readonly RecordedEvent[]>;
   /** Reads the global log in position order. */

@@ -9,6 +9,7 @@ import {
   type ReadAllOptions,
   type ReadStreamOptions,
   type RecordedEvent,
+  type StreamAppend,
   type SubscribeOptions,
   type Subscription,
 } from '../../domain/kernel/event-store';
@@ -23,33 +24,43 @@ export class MemoryEventStore implements EventStore {
   private closed = false;
 
   async appendToStream(streamId: string, events: readonly EventToAppend[], expectedRevision: ExpectedRevision): Promise<AppendResult> {
+    return (await this.appendToStreams([{ streamId, events, expectedRevision }]))[0]!;
+  }
+
+  async appendToStreams(appends: readonly StreamAppend[]): Promise<readonly AppendResult[]> {
     this.assertOpen();
-    const stream = this.streams.get(streamId);
-    const current = stream && stream.length > 0 ? stream.length - 1 : undefined;
-    checkExpectedRevision(streamId, expectedRevision, current);
-    if (events.length === 0) {
-      return { nextExpectedRevision: current ?? -1, position: stream?.[stream.length - 1]?.position ?? 0 };
-    }
-    const target = stream ?? [];
+    // every check and every record first, so a failure leaves the store unchanged
+    const lengths = new Map<string, number>();
+    const lengthOf = (streamId: string) => lengths.get(streamId) ?? this.streams.get(streamId)?.length ?? 0;
     const created = new Date().toISOString();
-    // build every record before touching the log, so a failure leaves the store unchanged
-    const recorded = events.map(
-      (e, i): RecordedEvent => ({
-        streamId,
-        revision: target.length + i,
-        position: this.log.length + 1 + i,
-        id: e.id,
-        type: e.type,
-        data: structuredClone(e.data),
-        metadata: structuredClone(e.metadata),
-        created,
-      }),
-    );
-    target.push(...recorded);
-    this.log.push(...recorded);
-    this.streams.set(streamId, target);
-    this.signal.notify();
-    return { nextExpectedRevision: target.length - 1, position: this.log.length };
+    let position = this.log.length;
+    const planned = appends.map(({ streamId, events, expectedRevision }) => {
+      const length = lengthOf(streamId);
+      checkExpectedRevision(streamId, expectedRevision, length > 0 ? length - 1 : undefined);
+      const recorded = events.map(
+        (e, i): RecordedEvent => ({
+          streamId,
+          revision: length + i,
+          position: ++position,
+          id: e.id,
+          type: e.type,
+          data: structuredClone(e.data),
+          metadata: structuredClone(e.metadata),
+          created,
+        }),
+      );
+      lengths.set(streamId, length + events.length);
+      return { streamId, recorded };
+    });
+    const results = planned.map(({ streamId, recorded }) => {
+      const stream = this.streams.get(streamId) ?? [];
+      stream.push(...recorded);
+      this.log.push(...recorded);
+      this.streams.set(streamId, stream);
+      return { nextExpectedRevision: stream.length - 1, position: stream[stream.length - 1]?.position ?? 0 };
+    });
+    if (planned.some((p) => p.recorded.length > 0)) this.signal.notify();
+    return results;
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<readonly RecordedEvent[]> {

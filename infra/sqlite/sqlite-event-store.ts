@@ -10,6 +10,7 @@ import type {
   ReadAllOptions,
   ReadStreamOptions,
   RecordedEvent,
+  StreamAppend,
   SubscribeOptions,
   Subscription,
 } from '../../domain/kernel/event-store';
@@ -23,15 +24,19 @@ import { openSqlite, type SqliteOptions } from './sqlite-database';
 /** A row in raw mode (an array in `columns` order): no object with eight named keys per row on replays of millions. */
 type EventRow = [position: number, streamId: string, revision: number, eventId: string, type: string, data: string, metadata: string, created: string];
 
-/** Metadata is parsed on first use: projections replaying millions of events rarely look at it. */
+/**
+ * Data and metadata are parsed on first use, once, whoever asks: projections replaying millions of events rarely look
+ * at metadata, and every follower of a live event shares one parse of it.
+ */
 class SqliteRecordedEvent implements RecordedEvent {
   readonly streamId: string;
   readonly revision: number;
   readonly position: number;
   readonly id: string;
   readonly type: string;
-  readonly data: unknown;
   readonly created: string;
+  private rawData: string | undefined;
+  private parsedData: unknown;
   private rawMetadata: string | undefined;
   private parsedMetadata: Readonly<Record<string, unknown>> | undefined;
 
@@ -41,9 +46,17 @@ class SqliteRecordedEvent implements RecordedEvent {
     this.revision = row[2];
     this.id = row[3];
     this.type = row[4];
-    this.data = JSON.parse(row[5]);
+    this.rawData = row[5];
     this.rawMetadata = row[6];
     this.created = row[7];
+  }
+
+  get data(): unknown {
+    if (this.rawData !== undefined) {
+      this.parsedData = JSON.parse(this.rawData);
+      this.rawData = undefined;
+    }
+    return this.parsedData;
   }
 
   get metadata(): Readonly<Record<string, unknown>> {
@@ -63,13 +76,12 @@ const toRecorded = (row: EventRow): RecordedEvent => new SqliteRecordedEvent(row
 
 const columns = 'position, stream_id, revision, event_id, type, data, metadata, created';
 
+/** One caller's append: one stream, or several that commit together. */
 interface PendingAppend {
-  readonly streamId: string;
-  readonly events: readonly EventToAppend[];
-  readonly expected: ExpectedRevision;
-  readonly resolve: (result: AppendResult) => void;
+  readonly appends: readonly StreamAppend[];
+  readonly resolve: (results: readonly AppendResult[]) => void;
   readonly reject: (error: unknown) => void;
-  result: { ok: true; value: AppendResult; recorded: RecordedEvent[] } | { ok: false; error: unknown } | undefined;
+  result: { ok: true; value: readonly AppendResult[]; recorded: RecordedEvent[] } | { ok: false; error: unknown } | undefined;
 }
 
 export interface SqliteEventStoreOptions extends SqliteOptions {
@@ -100,7 +112,7 @@ export class SqliteEventStore implements EventStore {
     backwards: Statement<[string, number, number], EventRow>;
   };
   private readonly filteredReads = new Map<string, Statement<unknown[], EventRow>>();
-  private readonly appendTx: (streamId: string, events: readonly EventToAppend[], expected: ExpectedRevision, recorded: RecordedEvent[]) => AppendResult;
+  private readonly appendTx: (appends: readonly StreamAppend[], recorded: RecordedEvent[]) => AppendResult[];
   private readonly recent: RecentEvents;
   private readonly commitAll: (appends: readonly PendingAppend[]) => void;
   private pending: PendingAppend[] = [];
@@ -118,7 +130,7 @@ export class SqliteEventStore implements EventStore {
       forwards: db.prepare<[string, number, number], EventRow>(`SELECT ${columns} FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?`).raw(true),
       backwards: db.prepare<[string, number, number], EventRow>(`SELECT ${columns} FROM events WHERE stream_id = ? AND revision <= ? ORDER BY revision DESC LIMIT ?`).raw(true),
     };
-    const tx = db.transaction((streamId: string, events: readonly EventToAppend[], expected: ExpectedRevision, recorded: RecordedEvent[]): AppendResult => {
+    const appendOne = (streamId: string, events: readonly EventToAppend[], expected: ExpectedRevision, recorded: RecordedEvent[]): AppendResult => {
       const head = this.statements.head.get(streamId);
       checkExpectedRevision(streamId, expected, head?.revision);
       if (events.length === 0) return { nextExpectedRevision: head?.revision ?? -1, position: head?.position ?? 0 };
@@ -128,20 +140,27 @@ export class SqliteEventStore implements EventStore {
       let position = 0;
       for (const e of events) {
         revision++;
-        const info = this.statements.insert.run(streamId, revision, category, e.id, e.type, JSON.stringify(e.data), JSON.stringify(e.metadata), created);
+        const data = JSON.stringify(e.data);
+        const metadata = JSON.stringify(e.metadata);
+        const info = this.statements.insert.run(streamId, revision, category, e.id, e.type, data, metadata, created);
         position = Number(info.lastInsertRowid);
-        recorded.push({ streamId, revision, position, id: e.id, type: e.type, data: e.data, metadata: e.metadata, created });
+        // kept as written: what a caller does to its objects afterwards changes nothing a follower reads
+        recorded.push(new SqliteRecordedEvent([position, streamId, revision, e.id, e.type, data, metadata, created]));
       }
       this.statements.upsertHead.run(streamId, revision, position);
       return { nextExpectedRevision: revision, position };
-    });
-    this.appendTx = (streamId, events, expected, recorded) => tx(streamId, events, expected, recorded);
+    };
+    // a savepoint per caller: its streams commit together, and a failed check undoes only them
+    const tx = db.transaction((appends: readonly StreamAppend[], recorded: RecordedEvent[]): AppendResult[] =>
+      appends.map((a) => appendOne(a.streamId, a.events, a.expectedRevision, recorded)),
+    );
+    this.appendTx = (appends, recorded) => tx(appends, recorded);
     // each append runs in a savepoint of one outer transaction: a failed expected-revision check undoes only its own
     const all = db.transaction((appends: readonly PendingAppend[]) => {
       for (const a of appends) {
         try {
           const recorded: RecordedEvent[] = [];
-          a.result = { ok: true, value: this.appendTx(a.streamId, a.events, a.expected, recorded), recorded };
+          a.result = { ok: true, value: this.appendTx(a.appends, recorded), recorded };
         } catch (error) {
           a.result = { ok: false, error };
         }
@@ -154,9 +173,13 @@ export class SqliteEventStore implements EventStore {
    * Group commit across streams: appends requested in the same turn of the event loop share one transaction and so
    * one fsync. Each keeps its own expected-revision check and result, and each resolves only after the commit.
    */
-  appendToStream(streamId: string, events: readonly EventToAppend[], expectedRevision: ExpectedRevision): Promise<AppendResult> {
-    return new Promise<AppendResult>((resolve, reject) => {
-      this.pending.push({ streamId, events, expected: expectedRevision, resolve, reject, result: undefined });
+  async appendToStream(streamId: string, events: readonly EventToAppend[], expectedRevision: ExpectedRevision): Promise<AppendResult> {
+    return (await this.appendToStreams([{ streamId, events, expectedRevision }]))[0]!;
+  }
+
+  appendToStreams(appends: readonly StreamAppend[]): Promise<readonly AppendResult[]> {
+    return new Promise<readonly AppendResult[]>((resolve, reject) => {
+      this.pending.push({ appends, resolve, reject, result: undefined });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(() => this.flushAppends());

@@ -130,6 +130,67 @@ export const eventStoreContract = (name: string, harness: EventStoreHarness): vo
       expect(await store.headPosition({ categories: [categoryOf(streamId)] }), 'the category head after a failed append').to.equal(head);
     };
 
+    describe('appending to several streams at once (stores with multi-stream transactions)', () => {
+      const many = () => {
+        if (!store.appendToStreams) return undefined;
+        return store.appendToStreams.bind(store);
+      };
+
+      it('commits every stream together, in the order given, with consecutive positions', async function () {
+        const appendToStreams = many();
+        if (!appendToStreams) return this.skip();
+        const category = newCategory();
+        const [a, b] = [streamIn(category), streamIn(category)];
+        const results = await appendToStreams([
+          { streamId: a, events: newEvents(2), expectedRevision: 'no_stream' },
+          { streamId: b, events: newEvents(1), expectedRevision: 'no_stream' },
+        ]);
+        expect(results.map((r) => r.nextExpectedRevision)).to.deep.equal([1, 0]);
+        const log = await store.readAll({ filter: { categories: [category] } });
+        expect(log.map((e) => e.streamId)).to.deep.equal([a, a, b]);
+        expect(log[2]!.position - log[0]!.position, 'one transaction, nothing in between').to.equal(2);
+        expect(results[1]!.position).to.equal(log[2]!.position);
+      });
+
+      it('writes nothing when one stream fails its check, and names that stream', async function () {
+        const appendToStreams = many();
+        if (!appendToStreams) return this.skip();
+        const category = newCategory();
+        const [a, b] = [streamIn(category), streamIn(category)];
+        await store.appendToStream(b, newEvents(1), 'no_stream');
+        const head = await store.headPosition();
+        const failed = await appendToStreams([
+          { streamId: a, events: newEvents(2), expectedRevision: 'no_stream' },
+          { streamId: b, events: newEvents(1), expectedRevision: 'no_stream' },
+        ]).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        expect(failed).to.be.instanceOf(WrongExpectedRevisionError);
+        expect((failed as WrongExpectedRevisionError).streamId).to.equal(b);
+        expect(await store.readStream(a)).to.deep.equal([]);
+        expect(await store.headPosition()).to.equal(head);
+      });
+
+      it('does not let a failed multi-stream append undo appends made beside it', async function () {
+        const appendToStreams = many();
+        if (!appendToStreams) return this.skip();
+        const category = newCategory();
+        const [a, b, c] = [streamIn(category), streamIn(category), streamIn(category)];
+        await store.appendToStream(b, newEvents(1), 'no_stream');
+        const [failed, beside] = await Promise.allSettled([
+          appendToStreams([
+            { streamId: a, events: newEvents(1), expectedRevision: 'no_stream' },
+            { streamId: b, events: newEvents(1), expectedRevision: 'no_stream' },
+          ]),
+          store.appendToStream(c, newEvents(1), 'no_stream'),
+        ]);
+        expect([failed.status, beside.status]).to.deep.equal(['rejected', 'fulfilled']);
+        expect(revisions(await store.readStream(c))).to.deep.equal([0]);
+        expect(await store.readStream(a)).to.deep.equal([]);
+      });
+    });
+
     describe('appending', () => {
       it("starts a new stream at revision 0 with 'no_stream' and returns the next expected revision and last position", async () => {
         const head = await store.headPosition();
@@ -182,8 +243,11 @@ export const eventStoreContract = (name: string, harness: EventStoreHarness): vo
         metadata.tags.push('b');
 
         const [read] = await store.readStream(streamId);
-        expect(read!.data).to.deep.equal({ lines: [{ sku: 'TEE-001', quantity: 1 }] });
-        expect(read!.metadata).to.deep.equal({ tags: ['a'] });
+        const [followed] = await store.readAll({ filter: { categories: [categoryOf(streamId)] } });
+        for (const event of [read!, followed!]) {
+          expect(event.data).to.deep.equal({ lines: [{ sku: 'TEE-001', quantity: 1 }] });
+          expect(event.metadata).to.deep.equal({ tags: ['a'] });
+        }
       });
     });
 
