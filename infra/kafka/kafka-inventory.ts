@@ -70,8 +70,14 @@ export class KafkaInventoryGateway implements InventoryGateway {
     await this.producer.connect();
     this.subscriber.on('message', (channel: string, message: string) => {
       if (channel !== this.replyChannel) return;
-      const reply = JSON.parse(message) as Reply;
-      const waiting = this.waiting.get(reply.requestId);
+      let reply: Reply;
+      try {
+        reply = JSON.parse(message) as Reply;
+      } catch {
+        // not an answer of ours: thrown here it would escape into the Redis client; its request times out instead
+        return;
+      }
+      const waiting = this.waiting.get(reply?.requestId);
       if (!waiting) return;
       this.waiting.delete(reply.requestId);
       clearTimeout(waiting.timer);
