@@ -96,6 +96,31 @@ for (const [name, make] of harnesses) {
       writer.stop();
     });
 
+    it('commits an order placed alongside a reservation in the same transaction, and answers an order that exists with nothing reserved', async () => {
+      // given stock, and an order stream that exists already
+      const writer = writerFor(h, 'BESIDE');
+      await writer.submit({ type: 'ReceiveStock', sku: 'BESIDE', receiptId: 'r1', quantity: 10 }, ctx);
+      await h.store.appendToStream('order-taken', [{ id: randomUUID(), type: 'OrderPlaced', data: {}, metadata: {} }], 'no_stream');
+      const placed = (orderId: string) => ({ streamId: `order-${orderId}`, events: [{ id: randomUUID(), type: 'OrderPlaced', data: { orderId }, metadata: {} }], expectedRevision: 'no_stream' as const });
+
+      // when three orders arrive together, one of them for the order that exists
+      const [a, taken, b] = await Promise.all(
+        ['a', 'taken', 'b'].map((orderId) => writer.submit({ type: 'ReserveStock', sku: 'BESIDE', orderId, quantity: 2, expiresAt: later() }, ctx, placed(orderId))),
+      );
+
+      // then the two new orders are reserved and placed in one append: their four events follow each other in the log
+      expect([a!.ok, b!.ok]).to.deep.equal([true, true]);
+      expect(taken).to.deep.include({ ok: false });
+      expect(!taken!.ok && taken!.rejection.code).to.equal('already_exists');
+      const log = await h.store.readAll();
+      expect(log.slice(-4).map((e) => `${e.type} ${e.streamId}`)).to.deep.equal(['StockReserved inventory-BESIDE', 'StockReserved inventory-BESIDE', 'OrderPlaced order-a', 'OrderPlaced order-b']);
+      expect([a!.position, b!.position]).to.deep.equal([log[log.length - 2]!.position, log[log.length - 1]!.position]);
+      // and nothing is held for the order that existed
+      const stock = await stockFromLog(h.store, 'BESIDE');
+      expect(stock).to.include({ reserved: 4, available: 6 });
+      expectStockInvariant(stock);
+    });
+
     it('answers sold-out requests from memory without touching the store', async () => {
       const observer = new RecordingObserver();
       const writer = writerFor(h, 'SOLD', observer);

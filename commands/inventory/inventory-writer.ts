@@ -1,5 +1,5 @@
 import type { Rejection } from '../../domain/kernel/decider';
-import { WrongExpectedRevisionError, type EventStore, type EventToAppend } from '../../domain/kernel/event-store';
+import { WrongExpectedRevisionError, type EventStore, type EventToAppend, type StreamAppend } from '../../domain/kernel/event-store';
 import { streamName } from '../../domain/kernel/streams';
 import {
   figuresOf,
@@ -55,6 +55,8 @@ export interface WriterDeps {
 interface Pending {
   readonly command: InventoryCommand;
   readonly ctx: CommandContext;
+  /** Appended in the same transaction as the command's own events, only if the command is accepted. */
+  readonly alongside: StreamAppend | undefined;
   readonly resolve: (outcome: WriterOutcome) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -97,14 +99,20 @@ export class InventoryWriter {
     return { figures: figuresOf(this.state), position: this.position };
   }
 
-  submit(command: InventoryCommand, ctx: CommandContext): Promise<WriterOutcome> {
+  /**
+   * Queues a command for the next group commit. With `alongside` (an order's own `OrderPlaced`), those events commit
+   * in the same transaction as the command's, or neither does: a refused command appends nothing, and an `alongside`
+   * whose expected revision fails is answered `already_exists` with nothing reserved.
+   */
+  submit(command: InventoryCommand, ctx: CommandContext, alongside?: StreamAppend): Promise<WriterOutcome> {
     if (this.stopped) return Promise.reject(new Error(`The writer for ${this.sku} is stopped`));
+    if (alongside && !this.deps.store.appendToStreams) return Promise.reject(new Error('This event store cannot append to several streams in one transaction'));
     if (this.ready && !this.flushing && this.queue.length === 0) {
-      const answered = this.answerFromMemory(command);
+      const answered = this.answerFromMemory(command, alongside !== undefined);
       if (answered) return Promise.resolve(answered);
     }
     return new Promise<WriterOutcome>((resolve, reject) => {
-      this.queue.push({ command, ctx, resolve, reject });
+      this.queue.push({ command, ctx, alongside, resolve, reject });
       if (!this.flushing) {
         this.flushing = true;
         // setImmediate lets every request parsed in this turn of the event loop join the batch
@@ -122,10 +130,11 @@ export class InventoryWriter {
    * A reservation the durable state already refuses (sold out) or already holds (a duplicate) needs no append.
    * Only used while nothing is queued, so the answer is linearised against the state every earlier command saw.
    */
-  private answerFromMemory(command: InventoryCommand): WriterOutcome | undefined {
+  private answerFromMemory(command: InventoryCommand, hasAlongside: boolean): WriterOutcome | undefined {
     if (command.type !== 'ReserveStock') return undefined;
     const decision = inventoryDecider.decide(command, this.state);
-    if (decision.ok && decision.events.length > 0) return undefined;
+    // an accepted command with events to append beside it must reach the store, even if it adds none of its own
+    if (decision.ok && (decision.events.length > 0 || hasAlongside)) return undefined;
     this.deps.observer.commandDecided(this.sku, command.type, decision.ok ? 'duplicate' : decision.rejection.code, true);
     return decision.ok
       ? { ok: true, figures: figuresOf(this.state), position: this.position, appended: false }
@@ -150,11 +159,13 @@ export class InventoryWriter {
     }
   }
 
-  private async commit(batch: Pending[]): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
+  private async commit(initial: Pending[]): Promise<void> {
+    let batch = initial;
+    for (let attempt = 0; ; ) {
       const now = this.deps.clock.now();
       let working = this.state;
       const events: EventToAppend[] = [];
+      const alongside: Array<{ pending: Pending; append: StreamAppend }> = [];
       const results: Array<{ ok: true; figures: StockFigures; appended: boolean } | { ok: false; rejection: Rejection; figures: StockFigures }> = [];
       for (const p of batch) {
         const decision = inventoryDecider.decide(p.command, working);
@@ -166,21 +177,40 @@ export class InventoryWriter {
           working = inventoryDecider.evolve(working, e as InventoryEvent);
           events.push(toEventToAppend(e, p.ctx, this.deps.ids, now));
         }
+        if (p.alongside) alongside.push({ pending: p, append: p.alongside });
         results.push({ ok: true, figures: figuresOf(working), appended: decision.events.length > 0 });
       }
-      if (events.length > 0) {
+      const positions = new Map<Pending, number>();
+      if (events.length > 0 || alongside.length > 0) {
         const started = performance.now();
+        const own: StreamAppend[] = events.length > 0 ? [{ streamId: this.streamId, events, expectedRevision: this.revision < 0 ? 'no_stream' : this.revision }] : [];
         try {
-          const result = await this.deps.store.appendToStream(this.streamId, events, this.revision < 0 ? 'no_stream' : this.revision);
+          if (alongside.length === 0) {
+            const result = await this.deps.store.appendToStream(this.streamId, events, own[0]!.expectedRevision);
+            this.revision = result.nextExpectedRevision;
+            this.position = result.position;
+          } else {
+            const appended = await this.deps.store.appendToStreams!([...own, ...alongside.map((a) => a.append)]);
+            if (own.length > 0) {
+              this.revision = appended[0]!.nextExpectedRevision;
+              this.position = appended[0]!.position;
+            }
+            alongside.forEach((a, i) => positions.set(a.pending, appended[own.length + i]!.position));
+          }
           this.state = working;
-          this.revision = result.nextExpectedRevision;
-          this.position = result.position;
           this.eventsSinceSnapshot += events.length;
           this.deps.observer.batchCommitted(this.sku, batch.length, events.length, performance.now() - started);
         } catch (error) {
           if (!(error instanceof WrongExpectedRevisionError)) throw error;
+          const beside = alongside.find((a) => a.append.streamId === error.streamId);
+          if (beside) {
+            // that order exists already: answer it alone, and commit the rest without it
+            beside.pending.resolve({ ok: false, rejection: { code: 'already_exists', message: `${error.streamId} exists already` }, figures: figuresOf(this.state), position: this.position });
+            batch = batch.filter((p) => p !== beside.pending);
+            continue;
+          }
           this.deps.observer.conflict(this.sku);
-          if (attempt >= this.deps.options.maxConflictRetries) throw new ConcurrencyConflictError(this.streamId);
+          if (++attempt > this.deps.options.maxConflictRetries) throw new ConcurrencyConflictError(this.streamId);
           await this.reload();
           continue;
         }
@@ -188,7 +218,7 @@ export class InventoryWriter {
       batch.forEach((p, i) => {
         const r = results[i]!;
         this.deps.observer.commandDecided(this.sku, p.command.type, r.ok ? (r.appended ? 'accepted' : 'duplicate') : r.rejection.code, false);
-        p.resolve({ ...r, position: this.position });
+        p.resolve({ ...r, position: Math.max(this.position, positions.get(p) ?? 0) });
       });
       if (events.length > 0) {
         this.maybeSnapshot();

@@ -1,4 +1,5 @@
 import type { InventoryCommand } from '../../domain/inventory/inventory';
+import type { StreamAppend } from '../../domain/kernel/event-store';
 import type { CommandContext } from '../metadata';
 import { InventoryWriter, type StockFigures, type WriterDeps, type WriterOutcome } from './inventory-writer';
 
@@ -7,8 +8,13 @@ import { InventoryWriter, type StockFigures, type WriterDeps, type WriterOutcome
  * Cluster: a request over the partitioned command log to whichever worker owns the SKU.
  */
 export interface InventoryGateway {
-  /** Resolves once the command's events are durable, or with a rejection that wrote nothing. */
-  submit(command: InventoryCommand, ctx: CommandContext): Promise<WriterOutcome>;
+  /**
+   * Resolves once the command's events are durable, or with a rejection that wrote nothing. With `alongside` (only
+   * when `appendsAlongside`), those events commit in the same transaction as the command's, or neither does.
+   */
+  submit(command: InventoryCommand, ctx: CommandContext, alongside?: StreamAppend): Promise<WriterOutcome>;
+  /** True when the SKU's owner is in this process and its store can commit several streams at once. */
+  readonly appendsAlongside?: boolean;
   figures(sku: string): Promise<{ figures: StockFigures; position: number }>;
 }
 
@@ -27,8 +33,12 @@ export class InventoryWriters implements InventoryGateway {
     return writer;
   }
 
-  submit(command: InventoryCommand, ctx: CommandContext): Promise<WriterOutcome> {
-    return this.writerFor(command.sku).submit(command, ctx);
+  get appendsAlongside(): boolean {
+    return this.deps.store.appendToStreams !== undefined;
+  }
+
+  submit(command: InventoryCommand, ctx: CommandContext, alongside?: StreamAppend): Promise<WriterOutcome> {
+    return this.writerFor(command.sku).submit(command, ctx, alongside);
   }
 
   figures(sku: string): Promise<{ figures: StockFigures; position: number }> {

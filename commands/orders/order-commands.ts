@@ -131,16 +131,31 @@ export class OrderCommands {
   }
 
   /**
-   * Reads nothing for an order id never seen: the lines are reserved first (writers deduplicate by order id) and
-   * `OrderPlaced` is appended with `no_stream`. Only a refusal or a lost race reads the order, to tell a replay (the
-   * order as it is now) from a fresh attempt.
+   * Reads nothing for an order id never seen: the lines are reserved (writers deduplicate by order id) and
+   * `OrderPlaced` is appended with `no_stream`, in one commit when the order is one line owned in this process. Only a
+   * refusal or a lost race reads the order, to tell a replay (the order as it is now) from a fresh attempt.
    */
   private async placeOnce(orderId: string, requestHash: string, input: PlaceOrderInput, ctx: CommandContext): Promise<PlaceOrderResult> {
-    const streamId = streamName('order', orderId);
     const lines = await this.pricedLines(input.lines);
     const now = this.deps.clock.now();
     const expiresAt = new Date(now.getTime() + this.options.reservationTtlMs).toISOString();
     const heldUntil = new Date(now.getTime() + this.options.reservationTtlMs + this.options.reservationGraceMs).toISOString();
+    if (lines.length === 1 && this.inventory.appendsAlongside) return this.placeInOneCommit(orderId, requestHash, input, lines[0]!, now, expiresAt, heldUntil, ctx);
+    return this.placeInTwoSteps(orderId, requestHash, input, lines, now, expiresAt, heldUntil, ctx);
+  }
+
+  /** Reserve every line through its owner, wherever it is, then append `OrderPlaced` with `no_stream`. */
+  private async placeInTwoSteps(
+    orderId: string,
+    requestHash: string,
+    input: PlaceOrderInput,
+    lines: readonly OrderLine[],
+    now: Date,
+    expiresAt: string,
+    heldUntil: string,
+    ctx: CommandContext,
+  ): Promise<PlaceOrderResult> {
+    const streamId = streamName('order', orderId);
     const outcomes = await Promise.allSettled(
       lines.map((l) => this.inventory.submit({ type: 'ReserveStock', sku: l.sku, orderId, quantity: l.quantity, expiresAt: heldUntil }, ctx)),
     );
@@ -161,7 +176,7 @@ export class OrderCommands {
 
     let current = { state: orderDecider.initialState(), revision: -1 };
     for (;;) {
-      const decision = orderDecider.decide({ type: 'PlaceOrder', orderId, customerId: input.customerId, lines, requestHash, now: now.toISOString(), expiresAt }, current.state);
+      const decision = orderDecider.decide({ type: 'PlaceOrder', orderId, customerId: input.customerId, lines: [...lines], requestHash, now: now.toISOString(), expiresAt }, current.state);
       if (!decision.ok) {
         await this.releaseOurs(orderId, reserved, current.state, ctx);
         throw new CommandRejectedError(decision.rejection);
@@ -183,6 +198,34 @@ export class OrderCommands {
         return answer;
       }
     }
+  }
+
+  /**
+   * An order of one line whose SKU's writer is in this process: its reservation and its `OrderPlaced` become durable
+   * in the same transaction (one fsync), or neither does. A crash at any point leaves the whole order or nothing.
+   */
+  private async placeInOneCommit(
+    orderId: string,
+    requestHash: string,
+    input: PlaceOrderInput,
+    line: OrderLine,
+    now: Date,
+    expiresAt: string,
+    heldUntil: string,
+    ctx: CommandContext,
+  ): Promise<PlaceOrderResult> {
+    const streamId = streamName('order', orderId);
+    const decision = orderDecider.decide({ type: 'PlaceOrder', orderId, customerId: input.customerId, lines: [line], requestHash, now: now.toISOString(), expiresAt }, orderDecider.initialState());
+    if (!decision.ok) throw new CommandRejectedError(decision.rejection);
+    const placed = { streamId, events: decision.events.map((e) => toEventToAppend(e, ctx, this.deps.ids, now)), expectedRevision: 'no_stream' as const };
+    const outcome = await this.inventory.submit({ type: 'ReserveStock', sku: line.sku, orderId, quantity: line.quantity, expiresAt: heldUntil }, ctx, placed);
+    if (outcome.ok) return { kind: 'placed', order: summaryOf(decision.events.reduce(orderDecider.evolve, orderDecider.initialState())), position: outcome.position };
+    // refused, or the order exists: nothing was written, so the order as it is now (if any) is the answer
+    const existing = await loadStream(this.deps.store, streamId, orderDecider);
+    const replay = this.replayOf(existing.state, requestHash, existing.position, async () => undefined);
+    if (replay) return replay;
+    if (outcome.rejection.code === 'already_exists') return this.placeInTwoSteps(orderId, requestHash, input, [line], now, expiresAt, heldUntil, ctx);
+    return { kind: 'out_of_stock', orderId, skus: [line.sku] };
   }
 
   /**
