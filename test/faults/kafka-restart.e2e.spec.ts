@@ -6,7 +6,7 @@ import { requireServersFor } from '../support/servers';
 import { waitFor } from '../support/wait-for';
 
 const STOCK = 400;
-const HANG_BOUND_MS = 20_000;
+const HANG_BOUND_MS = 10_000;
 
 describe('fault: the Kafka broker restarts mid-sale (cluster: 2 API nodes, 2 inventory workers, projections, sagas, relay)', function () {
   this.timeout(360_000);

@@ -5,8 +5,8 @@ import { checkSaleEnd, FaultSale, waitForPaidOrders } from '../support/fault-sal
 import { requireServersFor } from '../support/servers';
 import { waitFor } from '../support/wait-for';
 
-const STOCK = 300;
-const HANG_BOUND_MS = 20_000;
+const STOCK = 500;
+const HANG_BOUND_MS = 10_000;
 
 interface Victim {
   /** The role process to SIGKILL (one of those startFaultCluster starts). */
@@ -60,7 +60,7 @@ describe('fault: SIGKILL of each cluster role mid-sale, then a restart of it (2 
         allowNoAnswer: victim.allowNoAnswer ?? false,
       });
       const started = Date.now();
-      const traffic = sale.traffic({ orders: 600, clients: 12, maxMs: 150_000, payEvery: 3, statusEvery: 10, thinkMs: 20 });
+      const traffic = sale.traffic({ orders: 1500, clients: 12, maxMs: 150_000, payEvery: 3, statusEvery: 10, thinkMs: 20 });
       await waitFor(() => traffic.done >= 60, 60_000, 'the sale to be under way');
 
       // when the role is SIGKILLed mid-sale, the sale goes on without it for a while, and it is started again

@@ -518,17 +518,28 @@ export const checkSaleEnd = async (store: EventStore, sale: FaultSale, options: 
   return summary;
 };
 
-/** Waits (bounded) until every order whose payment was accepted is confirmed in the log. */
+/**
+ * Waits (bounded) until every order whose payment was accepted is confirmed in the log and its units are sold (the
+ * saga confirms the order first, then each line's reservation on its SKU's writer).
+ */
 export const waitForPaidOrders = async (store: EventStore, sale: FaultSale, maxMs: number): Promise<void> => {
   let open = sale.acknowledged().filter((o) => o.paid);
   await waitFor(
     async () => {
+      const sold = new Set<string>();
+      for (const sku of new Set(open.flatMap((o) => o.lines.map((l) => l.sku)))) {
+        for (const e of await store.readStream(streamName('inventory', sku))) if (e.type === 'ReservationConfirmed') sold.add(`${sku}/${(e.data as { orderId: string }).orderId}`);
+      }
       const still: OrderRecord[] = [];
-      for (const o of open) if ((await orderState(store, o.orderId)).state.status !== 'confirmed') still.push(o);
+      for (const o of open) {
+        if ((await orderState(store, o.orderId)).state.status !== 'confirmed' || o.lines.some((l) => !sold.has(`${l.sku}/${o.orderId}`))) still.push(o);
+      }
       open = still;
       return open.length === 0;
     },
     maxMs,
-    'every paid order to be confirmed',
-  );
+    'every paid order to be confirmed and its units sold',
+  ).catch((error: Error) => {
+    throw new Error(`${error.message}: ${open.length} left, e.g. ${open.slice(0, 3).map((o) => o.orderId)}`);
+  });
 };
