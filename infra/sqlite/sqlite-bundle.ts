@@ -4,8 +4,13 @@ import { SqliteEventStore, type SqliteEventStoreOptions } from './sqlite-event-s
 import { SqlitePaymentTokenVault } from './sqlite-payment-token-vault';
 import { SqliteSnapshotStore } from './sqlite-snapshot-store';
 
-/** The embedded store: events, snapshots, checkpoints and payment tokens in one SQLite file. */
+/** The embedded store: events, snapshots, checkpoints and payment tokens in one SQLite file, all written on its writer thread. */
 export const openSqliteBundle = (options: SqliteEventStoreOptions): StoreBundle => {
   const events = new SqliteEventStore(options);
-  return { events, snapshots: new SqliteSnapshotStore(events.db), checkpoints: new SqliteCheckpointStore(events.db), paymentTokens: new SqlitePaymentTokenVault(events.db) };
+  return {
+    events,
+    snapshots: new SqliteSnapshotStore(events.db, events.writes),
+    checkpoints: new SqliteCheckpointStore(events.db, events.writes),
+    paymentTokens: new SqlitePaymentTokenVault(events.db, events.writes),
+  };
 };

@@ -14,12 +14,12 @@ import type {
   SubscribeOptions,
   Subscription,
 } from '../../domain/kernel/event-store';
-import { StoreUnavailableError } from '../../domain/kernel/event-store';
+import { WrongExpectedRevisionError } from '../../domain/kernel/event-store';
 import { categoryOf } from '../../domain/kernel/streams';
 import { AppendSignal, catchUpSubscription } from '../shared/catch-up-subscription';
 import { RecentEvents } from '../shared/recent-events';
-import { checkExpectedRevision } from '../shared/event-store-rules';
 import { openSqlite, type SqliteOptions } from './sqlite-database';
+import { SqliteWriterThread, type SqliteWrites, type ThreadAppend } from './sqlite-writer-thread';
 
 /** A row in raw mode (an array in `columns` order): no object with eight named keys per row on replays of millions. */
 type EventRow = [position: number, streamId: string, revision: number, eventId: string, type: string, data: string, metadata: string, created: string];
@@ -81,7 +81,6 @@ interface PendingAppend {
   readonly appends: readonly StreamAppend[];
   readonly resolve: (results: readonly AppendResult[]) => void;
   readonly reject: (error: unknown) => void;
-  result: { ok: true; value: readonly AppendResult[]; recorded: RecordedEvent[] } | { ok: false; error: unknown } | undefined;
 }
 
 export interface SqliteEventStoreOptions extends SqliteOptions {
@@ -91,96 +90,54 @@ export interface SqliteEventStoreOptions extends SqliteOptions {
   readonly recentEvents?: number;
 }
 
-const isBusy = (error: unknown): boolean => {
-  const code = (error as { code?: unknown }).code;
-  return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
-};
-
 /**
- * The embedded event store: one SQLite file in WAL mode. Each append is one IMMEDIATE transaction, so the
- * expected-revision check and the inserts are atomic across processes, and positions are handed out in commit order.
+ * The embedded event store: one SQLite file in WAL mode. Appends go to a writer thread (`SqliteWriterThread`), which
+ * commits each group in one IMMEDIATE transaction: the expected-revision checks and the inserts are atomic across
+ * processes, positions are handed out in commit order, and the commit and its fsync never block the event loop.
+ * Reads use this thread's own connection; WAL readers never wait for the writer.
  */
 export class SqliteEventStore implements EventStore {
   readonly db: Database.Database;
+  /** Other writes to the same file (snapshots, checkpoints, tokens) go through the writer thread too. */
+  readonly writes: SqliteWrites;
+  private readonly writer: SqliteWriterThread;
   private readonly signal = new AppendSignal();
   private readonly idlePollMs: number;
   private readonly statements: {
-    head: Statement<[string], { revision: number; position: number }>;
-    insert: Statement<[string, number, string, string, string, string, string, string]>;
-    upsertHead: Statement<[string, number, number]>;
     forwards: Statement<[string, number, number], EventRow>;
     backwards: Statement<[string, number, number], EventRow>;
   };
   private readonly filteredReads = new Map<string, Statement<unknown[], EventRow>>();
-  private readonly appendTx: (appends: readonly StreamAppend[], recorded: RecordedEvent[]) => AppendResult[];
   private readonly recent: RecentEvents;
-  private readonly commitAll: (appends: readonly PendingAppend[]) => void;
   private pending: PendingAppend[] = [];
   private flushScheduled = false;
+  private committing: Promise<void> | undefined;
 
   constructor(options: SqliteEventStoreOptions) {
     this.db = openSqlite(options);
+    this.writer = new SqliteWriterThread({ file: options.file, synchronous: options.synchronous });
+    this.writes = this.writer;
     this.idlePollMs = options.idlePollMs ?? 100;
     this.recent = new RecentEvents(options.recentEvents ?? 100_000);
-    const db = this.db;
     this.statements = {
-      head: db.prepare('SELECT revision, position FROM streams WHERE stream_id = ?'),
-      insert: db.prepare('INSERT INTO events (stream_id, revision, category, event_id, type, data, metadata, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
-      upsertHead: db.prepare('INSERT INTO streams (stream_id, revision, position) VALUES (?, ?, ?) ON CONFLICT (stream_id) DO UPDATE SET revision = excluded.revision, position = excluded.position'),
-      forwards: db.prepare<[string, number, number], EventRow>(`SELECT ${columns} FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?`).raw(true),
-      backwards: db.prepare<[string, number, number], EventRow>(`SELECT ${columns} FROM events WHERE stream_id = ? AND revision <= ? ORDER BY revision DESC LIMIT ?`).raw(true),
+      forwards: this.db.prepare<[string, number, number], EventRow>(`SELECT ${columns} FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?`).raw(true),
+      backwards: this.db.prepare<[string, number, number], EventRow>(`SELECT ${columns} FROM events WHERE stream_id = ? AND revision <= ? ORDER BY revision DESC LIMIT ?`).raw(true),
     };
-    const appendOne = (streamId: string, events: readonly EventToAppend[], expected: ExpectedRevision, recorded: RecordedEvent[]): AppendResult => {
-      const head = this.statements.head.get(streamId);
-      checkExpectedRevision(streamId, expected, head?.revision);
-      if (events.length === 0) return { nextExpectedRevision: head?.revision ?? -1, position: head?.position ?? 0 };
-      const category = categoryOf(streamId);
-      const created = new Date().toISOString();
-      let revision = head?.revision ?? -1;
-      let position = 0;
-      for (const e of events) {
-        revision++;
-        const data = JSON.stringify(e.data);
-        const metadata = JSON.stringify(e.metadata);
-        const info = this.statements.insert.run(streamId, revision, category, e.id, e.type, data, metadata, created);
-        position = Number(info.lastInsertRowid);
-        // kept as written: what a caller does to its objects afterwards changes nothing a follower reads
-        recorded.push(new SqliteRecordedEvent([position, streamId, revision, e.id, e.type, data, metadata, created]));
-      }
-      this.statements.upsertHead.run(streamId, revision, position);
-      return { nextExpectedRevision: revision, position };
-    };
-    // a savepoint per caller: its streams commit together, and a failed check undoes only them
-    const tx = db.transaction((appends: readonly StreamAppend[], recorded: RecordedEvent[]): AppendResult[] =>
-      appends.map((a) => appendOne(a.streamId, a.events, a.expectedRevision, recorded)),
-    );
-    this.appendTx = (appends, recorded) => tx(appends, recorded);
-    // each append runs in a savepoint of one outer transaction: a failed expected-revision check undoes only its own
-    const all = db.transaction((appends: readonly PendingAppend[]) => {
-      for (const a of appends) {
-        try {
-          const recorded: RecordedEvent[] = [];
-          a.result = { ok: true, value: this.appendTx(a.appends, recorded), recorded };
-        } catch (error) {
-          a.result = { ok: false, error };
-        }
-      }
-    });
-    this.commitAll = (appends) => all.immediate(appends);
   }
 
-  /**
-   * Group commit across streams: appends requested in the same turn of the event loop share one transaction and so
-   * one fsync. Each keeps its own expected-revision check and result, and each resolves only after the commit.
-   */
   async appendToStream(streamId: string, events: readonly EventToAppend[], expectedRevision: ExpectedRevision): Promise<AppendResult> {
     return (await this.appendToStreams([{ streamId, events, expectedRevision }]))[0]!;
   }
 
+  /**
+   * Group commit across streams: appends that arrive while a commit is in flight (or in the same turn of the event
+   * loop) share the next transaction and so one fsync. Each keeps its own expected-revision checks and result, and
+   * each resolves only after the commit.
+   */
   appendToStreams(appends: readonly StreamAppend[]): Promise<readonly AppendResult[]> {
     return new Promise<readonly AppendResult[]>((resolve, reject) => {
-      this.pending.push({ appends, resolve, reject, result: undefined });
-      if (!this.flushScheduled) {
+      this.pending.push({ appends, resolve, reject });
+      if (!this.flushScheduled && !this.committing) {
         this.flushScheduled = true;
         setImmediate(() => this.flushAppends());
       }
@@ -189,25 +146,45 @@ export class SqliteEventStore implements EventStore {
 
   private flushAppends(): void {
     this.flushScheduled = false;
-    const appends = this.pending;
+    if (this.committing || this.pending.length === 0) return;
+    const batch = this.pending;
     this.pending = [];
-    try {
-      this.commitAll(appends);
-    } catch (error) {
-      const failure = isBusy(error) ? new StoreUnavailableError('the SQLite event store is locked by another process; nothing was written', error) : error;
-      for (const a of appends) a.reject(failure);
-      return;
-    }
-    // the appends ran one after another in one transaction, so their events are in position order
-    const committed: RecordedEvent[] = [];
-    for (const a of appends) if (a.result?.ok) committed.push(...a.result.recorded);
-    this.recent.add(committed);
-    for (const a of appends) {
-      const result = a.result!;
-      if (result.ok) a.resolve(result.value);
-      else a.reject(result.error);
-    }
-    if (committed.length > 0) this.signal.notify();
+    const callers = batch.map((p) =>
+      p.appends.map((a): ThreadAppend => [a.streamId, categoryOf(a.streamId), a.expectedRevision, a.events.map((e) => [e.id, e.type, JSON.stringify(e.data), JSON.stringify(e.metadata)])]),
+    );
+    this.committing = this.writer.append(callers).then(
+      ({ created, callers: results }) => {
+        // the callers ran one after another in one transaction, so their events are in position order
+        const committed: RecordedEvent[] = [];
+        batch.forEach((p, i) => {
+          const result = results[i]!;
+          if (!result.ok) {
+            const { streamId, expected, actual } = result.conflict;
+            p.reject(new WrongExpectedRevisionError(streamId, expected, actual));
+            return;
+          }
+          callers[i]!.forEach(([streamId, , , events], s) => {
+            const [revision, position] = result.streams[s]!;
+            // kept as written: what a caller does to its objects afterwards changes nothing a follower reads
+            events.forEach(([id, type, data, metadata], e) => {
+              const back = events.length - 1 - e;
+              committed.push(new SqliteRecordedEvent([position - back, streamId, revision - back, id, type, data, metadata, created]));
+            });
+          });
+          p.resolve(result.streams.map(([nextExpectedRevision, position]) => ({ nextExpectedRevision, position })));
+        });
+        this.recent.add(committed);
+        if (committed.length > 0) this.signal.notify();
+      },
+      (error: unknown) => {
+        for (const p of batch) p.reject(error);
+      },
+    );
+    void this.committing.finally(() => {
+      this.committing = undefined;
+      // what arrived during the commit goes now, as one group
+      this.flushAppends();
+    });
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<readonly RecordedEvent[]> {
@@ -248,8 +225,12 @@ export class SqliteEventStore implements EventStore {
 
   async close(): Promise<void> {
     // appends already accepted are committed, not dropped
-    if (this.pending.length > 0 && this.db.open) this.flushAppends();
+    while (this.committing || this.pending.length > 0) {
+      this.flushAppends();
+      await this.committing;
+    }
     this.signal.notify();
+    await this.writer.close();
     if (this.db.open) this.db.close();
   }
 

@@ -28,7 +28,8 @@ describe('checkout saga over HTTP', function () {
 
   describe('every path at once', () => {
     let crest: TestCrest;
-    before(async () => (crest = await startCrest({ CREST_RESERVATION_TTL_MS: '3000', CREST_RESERVATION_GRACE_MS: '2000' })));
+    // the provider answers after 300 ms, so that a second pay request lands while the payment is in flight
+    before(async () => (crest = await startCrest({ CREST_RESERVATION_TTL_MS: '3000', CREST_RESERVATION_GRACE_MS: '2000', CREST_PAYMENT_LATENCY_MS: '300' })));
     after(() => crest.dispose());
 
     it('ends every order in its status, with sold == confirmed quantities and nothing left reserved', async () => {

@@ -1,0 +1,93 @@
+'use strict';
+// The SQLite event store's write connection, on a thread of its own: commits and their fsyncs run here, so the event
+// loop decides the next batch meanwhile. Plain JavaScript, so the thread starts without a TypeScript loader.
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require('better-sqlite3');
+
+const db = new Database(workerData.file);
+db.pragma('journal_mode = WAL');
+db.pragma(`synchronous = ${workerData.synchronous}`);
+db.pragma(`busy_timeout = ${workerData.busyTimeoutMs}`);
+
+const head = db.prepare('SELECT revision, position FROM streams WHERE stream_id = ?');
+const insert = db.prepare('INSERT INTO events (stream_id, revision, category, event_id, type, data, metadata, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+const upsertHead = db.prepare(
+  'INSERT INTO streams (stream_id, revision, position) VALUES (?, ?, ?) ON CONFLICT (stream_id) DO UPDATE SET revision = excluded.revision, position = excluded.position',
+);
+
+class Conflict extends Error {
+  constructor(streamId, expected, actual) {
+    super('wrong expected revision');
+    this.conflict = { streamId, expected, actual };
+  }
+}
+
+// the same rules as infra/shared/event-store-rules.ts
+const check = (streamId, expected, current) => {
+  const ok =
+    expected === 'any' ||
+    (expected === 'no_stream' && current === undefined) ||
+    (expected === 'stream_exists' && current !== undefined) ||
+    (typeof expected === 'number' && expected === current);
+  if (!ok) throw new Conflict(streamId, expected, current === undefined ? 'no_stream' : current);
+};
+
+/** One stream: [streamId, category, expected, events: [id, type, data, metadata][]] → [nextExpectedRevision, lastPosition]. */
+const appendOne = (append, created) => {
+  const [streamId, category, expected, events] = append;
+  const current = head.get(streamId);
+  check(streamId, expected, current === undefined ? undefined : current.revision);
+  if (events.length === 0) return [current ? current.revision : -1, current ? current.position : 0];
+  let revision = current ? current.revision : -1;
+  let position = 0;
+  for (const [id, type, data, metadata] of events) {
+    revision++;
+    position = Number(insert.run(streamId, revision, category, id, type, data, metadata, created).lastInsertRowid);
+  }
+  upsertHead.run(streamId, revision, position);
+  return [revision, position];
+};
+
+// a savepoint per caller: its streams commit together, and a failed check undoes only them
+const caller = db.transaction((appends, created) => appends.map((a) => appendOne(a, created)));
+const group = db.transaction((callers, created) =>
+  callers.map((appends) => {
+    try {
+      return { ok: true, streams: caller(appends, created) };
+    } catch (error) {
+      if (error instanceof Conflict) return { ok: false, conflict: error.conflict };
+      throw error;
+    }
+  }),
+);
+
+const statements = new Map();
+const run = (sql, params) => {
+  let statement = statements.get(sql);
+  if (!statement) statements.set(sql, (statement = db.prepare(sql)));
+  statement.run(...params);
+};
+
+parentPort.on('message', (message) => {
+  try {
+    switch (message.kind) {
+      case 'append': {
+        const created = new Date().toISOString();
+        parentPort.postMessage({ id: message.id, ok: true, created, callers: group.immediate(message.callers, created) });
+        return;
+      }
+      case 'run':
+        run(message.sql, message.params);
+        parentPort.postMessage({ id: message.id, ok: true });
+        return;
+      case 'close':
+        db.close();
+        parentPort.postMessage({ id: message.id, ok: true });
+        return;
+      default:
+        throw new Error(`unknown message ${message.kind}`);
+    }
+  } catch (error) {
+    parentPort.postMessage({ id: message.id, ok: false, error: { message: error.message, code: error.code } });
+  }
+});
