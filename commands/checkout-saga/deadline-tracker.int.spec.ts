@@ -102,3 +102,32 @@ describe('DeadlineTracker snapshots', () => {
     await tracker.stop();
   });
 });
+
+describe('DeadlineTracker due orders', () => {
+  const at = (iso: string) => new Date(iso);
+  const deadline = Date.parse(expiresAt);
+
+  it('returns an order at its deadline, again every 5 s while it still awaits payment, and never once it has ended', async () => {
+    // given three orders awaiting payment, all due at the same deadline, and 20,000 that are not
+    const store = new MemoryEventStore();
+    for (const id of ['a', 'b', 'c']) await place(store, id, 'SKU');
+    for (let i = 0; i < 20_000; i++) {
+      await store.appendToStream(`order-later-${i}`, [event('OrderPlaced', { orderId: `later-${i}`, customerId: 'c1', lines: [{ sku: 'SKU', quantity: 1, priceCents: 1 }], totalCents: 1, requestHash: 'h', placedAt: '2030-01-01T00:00:00.000Z', expiresAt: '2031-01-01T00:00:00.000Z' })], 'any');
+    }
+    const tracker = new DeadlineTracker(store);
+    await tracker.start();
+    try {
+      // then nothing is due before the deadline, and the three are due at it, once
+      expect(tracker.dueAt(new Date(deadline - 1))).to.deep.equal([]);
+      expect(tracker.dueAt(at(expiresAt)).sort()).to.deep.equal(['a', 'b', 'c']);
+      expect(tracker.dueAt(new Date(deadline + 4999))).to.deep.equal([]);
+
+      // when one is cancelled, the other two come up again 5 s later, and only they
+      await cancel(store, 'b');
+      await waitFor(() => tracker.pendingCount() === 20_002, 5000, 'the cancel to be tracked');
+      expect(tracker.dueAt(new Date(deadline + 5000)).sort()).to.deep.equal(['a', 'c']);
+    } finally {
+      await tracker.stop();
+    }
+  });
+});

@@ -9,7 +9,54 @@ interface Pending {
   readonly skus: readonly string[];
   payment?: { paymentId: string; amountCents: number };
   outcomeKnown: boolean;
-  firedAt?: number;
+  /** When the scheduler should look at this order next: its deadline, then every REFIRE_MS while it is still pending. */
+  checkAt: number;
+}
+
+/** A binary min-heap of [time, orderId]: the scheduler pops what is due instead of scanning every pending order. */
+class DueQueue {
+  private readonly items: Array<[number, string]> = [];
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  push(at: number, orderId: string): void {
+    const items = this.items;
+    items.push([at, orderId]);
+    for (let i = items.length - 1; i > 0; ) {
+      const parent = (i - 1) >> 1;
+      if (items[parent]![0] <= items[i]![0]) break;
+      [items[parent], items[i]] = [items[i]!, items[parent]!];
+      i = parent;
+    }
+  }
+
+  /** The earliest entry due at or before `t`, removed; undefined when none is. */
+  popDue(t: number): [number, string] | undefined {
+    const items = this.items;
+    if (items.length === 0 || items[0]![0] > t) return undefined;
+    const top = items[0]!;
+    const last = items.pop()!;
+    if (items.length > 0) {
+      items[0] = last;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < items.length && items[l]![0] < items[m]![0]) m = l;
+        if (r < items.length && items[r]![0] < items[m]![0]) m = r;
+        if (m === i) break;
+        [items[m], items[i]] = [items[i]!, items[m]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+
+  clear(): void {
+    this.items.length = 0;
+  }
 }
 
 /** Re-fire an expiry that has not taken effect after this long (the first attempt failed, or is still running). */
@@ -39,6 +86,8 @@ export interface DeadlineTrackerOptions {
  */
 export class DeadlineTracker {
   private readonly pending = new Map<string, Pending>();
+  // entries of orders no longer pending (or re-queued) are dropped when they come up: no removal from the middle
+  private readonly due = new DueQueue();
   private follower: LogFollower | undefined;
   private position = 0;
   private eventsSinceSnapshot = 0;
@@ -51,6 +100,7 @@ export class DeadlineTracker {
 
   async start(): Promise<void> {
     this.pending.clear();
+    this.due.clear();
     this.position = await this.restore();
     this.eventsSinceSnapshot = 0;
     const head = (await this.store.headPosition({ categories: ['order', 'payment'] })) ?? 0;
@@ -100,11 +150,12 @@ export class DeadlineTracker {
       if (!snapshot || snapshot.schemaVersion !== SNAPSHOT_VERSION || !Array.isArray(snapshot.state)) return 0;
       for (const [orderId, expiresAt, skus, outcomeKnown, paymentId, amountCents] of snapshot.state as StoredPending[]) {
         const payment = paymentId === undefined ? undefined : { paymentId, amountCents: amountCents! };
-        this.pending.set(orderId, { expiresAt, skus: [...skus], outcomeKnown, ...(payment ? { payment } : {}) });
+        this.track(orderId, { expiresAt, skus: [...skus], outcomeKnown, checkAt: expiresAt, ...(payment ? { payment } : {}) });
       }
       return snapshot.position;
     } catch {
       this.pending.clear();
+      this.due.clear();
       return 0;
     }
   }
@@ -121,16 +172,24 @@ export class DeadlineTracker {
     this.snapshotting = this.snapshotting.then(() => snapshots.save(saved)).catch(() => undefined);
   }
 
-  /** Orders past their deadline that still await payment (each returned again only after REFIRE_MS). */
+  /** Orders past their deadline that still await payment (each returned again only after REFIRE_MS). O(due). */
   dueAt(now: Date): string[] {
     const t = now.getTime();
     const due: string[] = [];
-    for (const [orderId, p] of this.pending) {
-      if (p.expiresAt > t || (p.firedAt !== undefined && t - p.firedAt < REFIRE_MS)) continue;
-      p.firedAt = t;
+    for (let entry = this.due.popDue(t); entry; entry = this.due.popDue(t)) {
+      const [at, orderId] = entry;
+      const p = this.pending.get(orderId);
+      if (!p || p.checkAt !== at) continue;
+      p.checkAt = t + REFIRE_MS;
+      this.due.push(p.checkAt, orderId);
       due.push(orderId);
     }
     return due;
+  }
+
+  private track(orderId: string, p: Pending): void {
+    this.pending.set(orderId, p);
+    this.due.push(p.checkAt, orderId);
   }
 
   awaitingPaymentOutcome(): Array<{ orderId: string; paymentId: string; amountCents: number }> {
@@ -156,9 +215,11 @@ export class DeadlineTracker {
   private apply(e: RecordedEvent): void {
     const event = { type: e.type, data: e.data } as OrderEvent | PaymentEvent;
     switch (event.type) {
-      case 'OrderPlaced':
-        this.pending.set(event.data.orderId, { expiresAt: Date.parse(event.data.expiresAt), skus: event.data.lines.map((l) => l.sku), outcomeKnown: false });
+      case 'OrderPlaced': {
+        const expiresAt = Date.parse(event.data.expiresAt);
+        this.track(event.data.orderId, { expiresAt, skus: event.data.lines.map((l) => l.sku), outcomeKnown: false, checkAt: expiresAt });
         return;
+      }
       case 'PaymentRequested': {
         const p = this.pending.get(event.data.orderId);
         if (p) p.payment = { paymentId: event.data.paymentId, amountCents: event.data.amountCents };
