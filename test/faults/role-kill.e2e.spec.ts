@@ -45,7 +45,7 @@ describe('fault: SIGKILL of each cluster role mid-sale, then a restart of it (2 
   for (const victim of victims) {
     it(`${victim.role}: ${victim.meanwhile}; after its restart every acknowledged order is there, 0 oversold, 0 duplicates`, async function () {
       this.timeout(180_000);
-      // given a sale through both API nodes, with every third order paid
+      // given a sale through both API nodes, with every fourth order paid
       const c = cluster!;
       const tag = victim.role.replace(/-\d$/, '');
       const skus = ['A', 'B', 'C'].map((s) => `KILL-${tag}-${s}-${c.id}`);
@@ -60,7 +60,7 @@ describe('fault: SIGKILL of each cluster role mid-sale, then a restart of it (2 
         allowNoAnswer: victim.allowNoAnswer ?? false,
       });
       const started = Date.now();
-      const traffic = sale.traffic({ orders: 1500, clients: 12, maxMs: 150_000, payEvery: 3, statusEvery: 10, thinkMs: 20 });
+      const traffic = sale.traffic({ orders: 1500, clients: 12, maxMs: 150_000, payEvery: 4, statusEvery: 10, thinkMs: 20 });
       await waitFor(() => traffic.done >= 60, 60_000, 'the sale to be under way');
 
       // when the role is SIGKILLed mid-sale, the sale goes on without it for a while, and it is started again
