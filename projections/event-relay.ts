@@ -31,20 +31,23 @@ export class EventRelay {
   }
 
   async start(): Promise<void> {
-    const after = await this.checkpoints.load(this.options.name);
+    const name = this.options.name;
     // a broker that is down, or a checkpoint that cannot be saved, is retried with backoff: the relay never ends on it
     this.follower = new LogFollower(
       this.store,
-      { name: this.options.name, after, batchSize: this.options.batchSize, ...(this.options.retryMaxMs === undefined ? {} : { retryMaxMs: this.options.retryMaxMs }) },
+      {
+        name,
+        checkpoint: { load: () => this.checkpoints.load(name), save: (position) => this.checkpoints.save(name, position) },
+        batchSize: this.options.batchSize,
+        ...(this.options.retryMaxMs === undefined ? {} : { retryMaxMs: this.options.retryMaxMs }),
+      },
       async (batch) => {
         await this.publisher.publish(batch);
-        const last = batch[batch.length - 1]!.position;
-        await this.checkpoints.save(this.options.name, last);
-        this.observer.relayed(batch.length, last);
+        this.observer.relayed(batch.length, batch[batch.length - 1]!.position);
       },
       this.options.monitor,
     );
-    this.follower.start();
+    await this.follower.start();
   }
 
   async stop(): Promise<void> {

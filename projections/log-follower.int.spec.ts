@@ -33,7 +33,7 @@ describe('LogFollower', () => {
   const follow = (handler: (batch: readonly RecordedEvent[]) => Promise<void> | void, options: Partial<ConstructorParameters<typeof LogFollower>[1]> = {}) => {
     const follower = new LogFollower(store, { name: 'test-follower', batchSize: 10, retryBaseMs: 1, retryMaxMs: 5, ...options }, handler, monitor);
     followers.push(follower);
-    follower.start();
+    void follower.start();
     return follower;
   };
 
@@ -126,11 +126,31 @@ describe('LogFollower', () => {
     const follower = new LogFollower(store, { name: 'slow-retry', retryBaseMs: 60_000, retryMaxMs: 60_000 }, () => {
       throw new Error('down');
     });
-    follower.start();
+    void follower.start();
     await waitFor(() => follower.status().attempts === 1, 5000, 'a failure');
     const started = Date.now();
     await follower.stop();
     expect(Date.now() - started).to.be.lessThan(1000);
     expect(follower.status().state).to.equal('stopped');
+  });
+
+  it('starts after its checkpoint, saves it as it goes at most as often as asked, and at stop', async () => {
+    // given a log of 30 events and a checkpoint at 10
+    await append(store, 'thing-1', 30);
+    let stored: number | undefined = 10;
+    const saves: number[] = [];
+    const handled: number[] = [];
+    const checkpoint = { load: async () => stored, save: async (position: number) => void saves.push((stored = position)), everyMs: 60_000 };
+    const follower = new LogFollower(store, { name: 'checkpointed', batchSize: 5, checkpoint }, (batch) => void handled.push(...batch.map((e) => e.position)), monitor);
+    followers.push(follower);
+
+    // when it runs to the end and stops
+    await follower.start();
+    await waitFor(() => follower.position === 30, 5000, 'the end of the log');
+    await follower.stop();
+
+    // then it handled only what came after 10, saved once on the way (then waited a minute), and once at stop
+    expect(handled).to.deep.equal(Array.from({ length: 20 }, (_, i) => i + 11));
+    expect(saves).to.deep.equal([15, 30]);
   });
 });

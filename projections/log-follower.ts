@@ -49,10 +49,20 @@ export const silentFollowerMonitor: FollowerMonitor = {
   skipped: () => undefined,
 };
 
+/** Where a follower remembers how far it has got, when it keeps that apart from what it writes. */
+export interface FollowerCheckpoint {
+  load(): Promise<number | undefined>;
+  save(position: number): Promise<void>;
+  /** Save at most this often, and at stop (default: after every batch). A crash redelivers at most this much. */
+  readonly everyMs?: number;
+}
+
 export interface LogFollowerOptions {
   readonly name: string;
-  /** Exclusive checkpoint to start after; omit to start at the beginning of the log. */
+  /** Exclusive position to start after; omit to start at the checkpoint, or at the beginning of the log. */
   readonly after?: number | undefined;
+  /** Loaded at start when `after` is not given, saved as batches are handled (a failed save retries the batch). */
+  readonly checkpoint?: FollowerCheckpoint;
   readonly filter?: LogFilter;
   readonly batchSize?: number;
   readonly poisonPolicy?: PoisonPolicy;
@@ -84,6 +94,8 @@ export class LogFollower {
   private wakeSleeper: (() => void) | undefined;
   private resubscribeTimer: NodeJS.Timeout | undefined;
   private idle: Promise<void> = Promise.resolve();
+  private saved: number | undefined;
+  private savedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly store: EventStore,
@@ -106,8 +118,10 @@ export class LogFollower {
     return { name: this.name, state: this.state, position: this.current, attempts: this.attempts, failingSince: this.failingSince, lastError: this.lastError };
   }
 
-  start(): void {
+  /** Starts after `after`, or after the stored checkpoint; resolves once following has begun. */
+  async start(): Promise<void> {
     if (this.state !== 'stopped') return;
+    if (this.options.after === undefined && this.options.checkpoint) this.current = this.saved = await this.options.checkpoint.load();
     this.state = 'running';
     this.detach = this.monitor.attach(() => this.status());
     this.subscribe();
@@ -123,6 +137,7 @@ export class LogFollower {
     await subscription?.close();
     await this.idle;
     if (wasRunning) this.detach?.();
+    if (wasRunning && this.current !== undefined && this.current !== this.saved) await this.options.checkpoint?.save(this.current);
   }
 
   private subscribe(): void {
@@ -195,6 +210,7 @@ export class LogFollower {
       if (this.state === 'stopped') throw new Halt('stopped');
       try {
         await this.handler(events);
+        await this.checkpointAt(events[events.length - 1]!.position);
         this.current = events[events.length - 1]!.position;
         this.succeeded();
         return undefined;
@@ -203,6 +219,14 @@ export class LogFollower {
         await this.sleep(this.failed(error));
       }
     }
+  }
+
+  private async checkpointAt(position: number): Promise<void> {
+    const checkpoint = this.options.checkpoint;
+    if (!checkpoint || performance.now() - this.savedAt < (checkpoint.everyMs ?? 0)) return;
+    await checkpoint.save(position);
+    this.saved = position;
+    this.savedAt = performance.now();
   }
 
   private failed(error: unknown): number {

@@ -102,7 +102,7 @@ export class ProjectionRunner {
         skipped: (name, error, event) => this.observer.skipped(name, error, event),
       },
     );
-    this.follower.start();
+    await this.follower.start();
   }
 
   async stop(): Promise<void> {

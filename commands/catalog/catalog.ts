@@ -37,7 +37,7 @@ export class Catalog {
       },
       this.monitor,
     );
-    this.follower.start();
+    await this.follower.start();
   }
 
   async stop(): Promise<void> {

@@ -55,8 +55,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 /**
  * Runs the checkout process manager durably. Saga state is the order and payment streams themselves; this runner
- * only remembers how far it has read (a checkpoint saved after each batch), so a restart re-handles at most one
- * batch, which is harmless because every command it issues is idempotent. Deadlines come from a tracker rebuilt
+ * only remembers how far it has read (its follower's checkpoint, saved at most once a second and at stop), so a
+ * restart re-handles at most a second's events, which is harmless because every command it issues is idempotent. Deadlines come from a tracker rebuilt
  * from the log at start, checked by one scheduler loop: due expiries fire after a restart.
  */
 export class CheckoutRunner {
@@ -64,9 +64,6 @@ export class CheckoutRunner {
   private scheduler: NodeJS.Timeout | undefined;
   private readonly payments = new Set<Promise<void>>();
   private stopped = false;
-  private handledPosition = 0;
-  private savedPosition = 0;
-  private checkpointSavedAt = 0;
   private running = false;
   private readonly random: () => number;
 
@@ -85,19 +82,16 @@ export class CheckoutRunner {
 
   async start(): Promise<void> {
     this.stopped = false;
-    this.handledPosition = 0;
-    this.savedPosition = 0;
-    this.checkpointSavedAt = 0;
     await this.tracker.start();
     for (const sku of this.tracker.skusHoldingReservations()) await this.inventory.figures(sku).catch(() => undefined);
-    const after = await this.checkpoints.load(CHECKPOINT);
     // a step that fails (the store is locked, a writer is unavailable) is retried with backoff until it succeeds:
     // a captured payment must always end in a confirmed order and sold units
     this.follower = new LogFollower(
       this.deps.store,
       {
         name: CHECKPOINT,
-        after,
+        // every reaction is idempotent, so the checkpoint only bounds the work after a crash: saved at most once a second
+        checkpoint: { load: () => this.checkpoints.load(CHECKPOINT), save: (position) => this.checkpoints.save(CHECKPOINT, position), everyMs: this.options.checkpointEveryMs ?? 1000 },
         filter: { categories: ['order', 'payment'] },
         batchSize: 200,
         poisonPolicy: this.options.poisonPolicy ?? 'stop',
@@ -106,7 +100,7 @@ export class CheckoutRunner {
       (batch) => this.handleBatch(batch),
       this.options.monitor,
     );
-    this.follower.start();
+    await this.follower.start();
     // payments that were in flight when the process stopped are asked for again (the provider is idempotent)
     for (const pending of this.tracker.awaitingPaymentOutcome()) {
       this.startPayment({ type: 'StartPayment', commandId: `${pending.orderId}:pay`, ...pending });
@@ -127,7 +121,6 @@ export class CheckoutRunner {
     const follower = this.follower;
     this.follower = undefined;
     await follower?.stop();
-    await this.saveCheckpoint().catch((error: unknown) => this.observer.failed(error));
     await this.tracker.stop();
     await Promise.allSettled([...this.payments]);
   }
@@ -155,18 +148,6 @@ export class CheckoutRunner {
     const transient = failures.find((f) => !(f instanceof PoisonEventError));
     if (transient !== undefined) throw transient;
     if (failures.length > 0) throw (failures as PoisonEventError[]).reduce((first, f) => (f.event.position < first.event.position ? f : first));
-    this.handledPosition = batch[batch.length - 1]!.position;
-    // every reaction is idempotent, so the checkpoint only bounds the work after a crash: saving it after each batch
-    // cost one fsync per batch on the event loop under load
-    if (performance.now() - this.checkpointSavedAt >= (this.options.checkpointEveryMs ?? 1000)) await this.saveCheckpoint();
-  }
-
-  private async saveCheckpoint(): Promise<void> {
-    if (this.handledPosition <= this.savedPosition) return;
-    const position = this.handledPosition;
-    this.checkpointSavedAt = performance.now();
-    await this.checkpoints.save(CHECKPOINT, position);
-    this.savedPosition = position;
   }
 
   private async handle(event: RecordedEvent): Promise<void> {

@@ -132,7 +132,7 @@ export class DeadlineTracker {
       },
       this.options.monitor,
     );
-    this.follower.start();
+    await this.follower.start();
     await reached;
   }
 
