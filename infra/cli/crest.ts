@@ -67,7 +67,7 @@ const work = async (role: string | undefined): Promise<void> => {
       const worker = await startRelayWorker(config);
       const log = pino({ level: config.CREST_LOG_LEVEL, base: { service: 'crest', role: 'relay' } });
       log.info({ topic: config.CREST_RELAY_TOPIC, brokers: config.KAFKA_BROKERS }, 'relaying the event log to Kafka');
-      process.stdout.write(`Crest relay is running: event log -> Kafka topic ${config.CREST_RELAY_TOPIC} at ${config.KAFKA_BROKERS}\n`);
+      process.stdout.write(`Crest relay is running: event log -> Kafka topic ${config.CREST_RELAY_TOPIC} at ${config.KAFKA_BROKERS}; health and metrics on ${worker.url}\n`);
       onSignals(log, worker.stop);
       return;
     }

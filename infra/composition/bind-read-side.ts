@@ -53,18 +53,19 @@ export const bindReadSide = (c: Container, config: CrestConfig, connections: Con
   c.bind(Tokens.Progress).toDynamicValue((ctx): ReadModelProgress => {
     if (options.role === 'serve') {
       // an API node of the cluster reads models that `crest work projections` builds: follow their checkpoints
-      const readModels = ctx.get(Tokens.ReadModels);
-      const checkpoints: Array<{ store: ReadModelStore; runner: string }> = [{ store: readModels, runner: 'read-models' }];
-      if (connections.redis) checkpoints.push({ store: new RedisAvailability(connections.redis, defaultAvailabilityKeys(config.CREST_REDIS_PREFIX)), runner: 'redis-availability' });
+      // the storefront reads only the read models: Redis availability losing its data must not stall these reads
+      const checkpoints: Array<{ store: ReadModelStore; runner: string }> = [{ store: ctx.get(Tokens.ReadModels), runner: 'read-models' }];
       return new CheckpointProgress(ctx.get(Tokens.EventStore), checkpoints, 50);
     }
     const runners = ctx.get(Tokens.Projections);
+    const served = runners.find((r) => r.name === 'read-models')!;
     return {
       get position() {
-        return Math.min(...runners.map((r) => r.position));
+        return served.position;
       },
+      // every runner must have caught up at start; read-your-writes waits only for the models the storefront reads
       ready: () => runners.every((r) => r.ready),
-      waitFor: async (position, ms) => (await Promise.all(runners.map((r) => r.waitFor(position, ms)))).every(Boolean),
+      waitFor: (position, ms) => served.waitFor(position, ms),
     };
   });
   c.bind(Tokens.InvalidationBus).toDynamicValue((): InvalidationBus | undefined =>

@@ -10,6 +10,7 @@ import { bindHttp } from './bind-http';
 import { bindReadSide } from './bind-read-side';
 import { bindStores } from './bind-stores';
 import { bindWriteSide } from './bind-write-side';
+import { defaultAvailabilityKeys, rebuildWhenLost, RedisAvailability } from '../redis/redis-availability';
 import { openConnections, type Connections } from './connections';
 import { Tokens, type CompositionOptions, type WebhookSecrets } from './tokens';
 
@@ -74,6 +75,12 @@ export const startAllInOne = async (config: CrestConfig, given: CompositionOptio
     if (bus) bus.publish(invalidation).catch(() => storefront.invalidate(invalidation));
     else storefront.invalidate(invalidation);
   });
+  // Redis may come back empty after a restart: the availability read model is then rebuilt from the log
+  const availability = runners.find((r) => r.name === 'redis-availability');
+  const stopWatchingRedis =
+    availability && connections.redis
+      ? await rebuildWhenLost(new RedisAvailability(connections.redis, defaultAvailabilityKeys(config.CREST_REDIS_PREFIX)), availability, options.logger, config.CREST_FOLLOWER_RETRY_MAX_MS)
+      : undefined;
   for (const runner of runners) await runner.start();
   const saga = container.get(Tokens.CheckoutRunner);
   const relay = container.get(Tokens.Relay);
@@ -98,6 +105,7 @@ export const startAllInOne = async (config: CrestConfig, given: CompositionOptio
         await saga.stop();
         await relay?.stop();
         container.get(Tokens.Inventory).stop();
+        await stopWatchingRedis?.();
         for (const runner of runners) await runner.stop();
         await readModels.close();
         await unsubscribe?.();
@@ -110,6 +118,8 @@ export const startAllInOne = async (config: CrestConfig, given: CompositionOptio
 
 export interface RunningWorker {
   readonly container: Container;
+  /** Where its /health and /metrics listen. */
+  readonly url: string;
   stop(): Promise<void>;
 }
 
@@ -121,11 +131,16 @@ export const startRelayWorker = async (config: CrestConfig, given: CompositionOp
   const container = createContainer(config, options, connections);
   const relay = container.get(Tokens.Relay)!;
   await relay.start();
+  container.bind(Tokens.WorkerReady).toConstantValue(() => true);
+  const ops = await container.getAsync(Tokens.OpsApp);
+  const url = await ops.listen({ port: config.PORT, host: config.HOST });
   let stopping: Promise<void> | undefined;
   return {
     container,
+    url,
     stop: () =>
       (stopping ??= (async () => {
+        await ops.close();
         await relay.stop();
         await container.get(Tokens.EventStore).close();
         await connections.close();

@@ -46,7 +46,7 @@ describe('Kafka relay (crest work relay)', function () {
 
   const startRelay = (topic: string): ChildProcess => {
     const child = spawn(crestBin, ['work', 'relay'], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', CREST_DATA_DIR: dataDir, CREST_RELAY: 'kafka', KAFKA_BROKERS: serverUrls.kafka, CREST_RELAY_TOPIC: topic, CREST_RELAY_BATCH: '100', CREST_LOG_LEVEL: 'warn' },
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', CREST_DATA_DIR: dataDir, CREST_RELAY: 'kafka', KAFKA_BROKERS: serverUrls.kafka, CREST_RELAY_TOPIC: topic, CREST_RELAY_BATCH: '100', CREST_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     return child;
