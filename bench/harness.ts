@@ -169,6 +169,11 @@ export class Bench {
     series.push(value);
   }
 
+  /** A metric's measured rounds so far, in order. */
+  series(id: string): number[] {
+    return (this.samples.get(id) ?? []).filter((v): v is number => v !== undefined && Number.isFinite(v));
+  }
+
   /** Median of a metric's measured rounds so far (undefined when none). */
   median(id: string): number | undefined {
     const values = (this.samples.get(id) ?? []).filter((v): v is number => v !== undefined && Number.isFinite(v));

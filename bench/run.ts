@@ -8,11 +8,12 @@ import { renderBenchmarkDocs } from './report';
 import { browseHttp } from './scenarios/browse-http';
 import { hotSkuHttp } from './scenarios/hot-sku-http';
 import { hotSkuInProcess } from './scenarios/hot-sku-inprocess';
+import { hotSkuWrk } from './scenarios/hot-sku-wrk';
 import { rebuild } from './scenarios/rebuild';
 import { rebuildMongo } from './scenarios/rebuild-mongo';
 import { recovery } from './scenarios/recovery';
 
-export const SCENARIOS: readonly Scenario[] = [hotSkuInProcess, hotSkuHttp, browseHttp, rebuild, rebuildMongo, recovery];
+export const SCENARIOS: readonly Scenario[] = [hotSkuInProcess, hotSkuHttp, hotSkuWrk, browseHttp, rebuild, rebuildMongo, recovery];
 
 const USAGE = `usage: npm run bench -- <scenario|all|list|docs> [--rounds N] [--warmup N] [--duration S] [--connections N]
                                            [--events A,B] [--ops N] [--redis URL] [--mongo URL]
