@@ -89,7 +89,12 @@ export class MemoryEventStore implements EventStore {
   }
 
   subscribeToAll(options: SubscribeOptions, handler: BatchHandler): Subscription {
-    return catchUpSubscription({ readAll: (o) => this.readAll(o), waitForAppend: (ms) => this.signal.wait(ms) }, options, handler, 1000);
+    return catchUpSubscription(
+      { readAll: async (o) => ({ events: await this.readAll(o), through: undefined }), waitForAppend: (ms) => this.signal.wait(ms) },
+      options,
+      handler,
+      1000,
+    );
   }
 
   async close(): Promise<void> {

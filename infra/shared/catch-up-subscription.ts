@@ -1,7 +1,12 @@
 import type { BatchHandler, LogFilter, RecordedEvent, SubscribeOptions, Subscription } from '../../domain/kernel/event-store';
 
 export interface CatchUpSource {
-  readAll(options: { after?: number; maxCount: number; filter?: LogFilter }): Promise<readonly RecordedEvent[]>;
+  /**
+   * Events after `after` that pass the filter, and `through`: the position up to which every event was looked at
+   * (at least the last event returned). A filtered follower then moves past what it skipped, instead of looking at it
+   * again on every read.
+   */
+  readAll(options: { after?: number; maxCount: number; filter?: LogFilter }): Promise<{ readonly events: readonly RecordedEvent[]; readonly through: number | undefined }>;
   /** Resolves when new events may exist, or after `timeoutMs`, whichever is first. */
   waitForAppend(timeoutMs: number): Promise<void>;
 }
@@ -21,13 +26,19 @@ export const catchUpSubscription = (source: CatchUpSource, options: SubscribeOpt
     // Armed before the last read that came back empty, so an append made during that read still wakes us.
     let appended: Promise<void> | undefined;
     while (!stopped) {
-      const batch = await source.readAll({ ...(position === undefined ? {} : { after: position }), maxCount: batchSize, ...(options.filter ? { filter: options.filter } : {}) });
+      const read = await source.readAll({ ...(position === undefined ? {} : { after: position }), maxCount: batchSize, ...(options.filter ? { filter: options.filter } : {}) });
       if (stopped) return;
+      const batch = read.events;
       if (batch.length > 0) {
         await handler(batch);
         position = batch[batch.length - 1]!.position;
         // a synchronous store resolves at once; yield so that a long replay does not starve I/O (health checks, requests)
         await new Promise<void>((resolve) => setImmediate(resolve));
+        continue;
+      }
+      if (read.through !== undefined && read.through > (position ?? 0)) {
+        // nothing for this filter up to `through`: start there next time, and read again before waiting
+        position = read.through;
         continue;
       }
       if (!appended) {

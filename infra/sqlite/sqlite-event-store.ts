@@ -197,13 +197,21 @@ export class SqliteEventStore implements EventStore {
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<readonly RecordedEvent[]> {
+    return this.readAllThrough(options).events;
+  }
+
+  private readAllThrough(options: ReadAllOptions): { events: readonly RecordedEvent[]; through: number | undefined } {
     const after = options.after ?? 0;
     const maxCount = options.maxCount ?? Number.MAX_SAFE_INTEGER;
     const recent = this.recent.read(after, maxCount, options.filter);
-    if (!recent) return this.readFromFile(after, maxCount, options.filter);
-    if (recent.events.length >= maxCount) return recent.events;
+    if (!recent) {
+      const events = this.readFromFile(after, maxCount, options.filter);
+      return { events, through: events[events.length - 1]?.position };
+    }
+    if (recent.events.length >= maxCount) return recent;
     // past what this process wrote last, only the file knows (another process may have appended)
-    return [...recent.events, ...this.readFromFile(recent.through, maxCount - recent.events.length, options.filter)];
+    const more = this.readFromFile(recent.through, maxCount - recent.events.length, options.filter);
+    return { events: more.length === 0 ? recent.events : [...recent.events, ...more], through: more[more.length - 1]?.position ?? recent.through };
   }
 
   private readFromFile(after: number, maxCount: number, filter: LogFilter | undefined): RecordedEvent[] {
@@ -220,7 +228,7 @@ export class SqliteEventStore implements EventStore {
   }
 
   subscribeToAll(options: SubscribeOptions, handler: BatchHandler): Subscription {
-    return catchUpSubscription({ readAll: (o) => this.readAll(o), waitForAppend: (ms) => this.signal.wait(ms) }, options, handler, this.idlePollMs);
+    return catchUpSubscription({ readAll: async (o) => this.readAllThrough(o), waitForAppend: (ms) => this.signal.wait(ms) }, options, handler, this.idlePollMs);
   }
 
   async close(): Promise<void> {
