@@ -112,6 +112,8 @@ export class SqliteEventStore implements EventStore {
   private pending: PendingAppend[] = [];
   private flushScheduled = false;
   private committing: Promise<void> | undefined;
+  /** When the file last had nothing past the end of this process's recent commits. */
+  private fileLookedAt: { end: number; at: number } | undefined;
 
   constructor(options: SqliteEventStoreOptions) {
     this.db = openSqlite(options);
@@ -205,13 +207,15 @@ export class SqliteEventStore implements EventStore {
     const maxCount = options.maxCount ?? Number.MAX_SAFE_INTEGER;
     const recent = this.recent.read(after, maxCount, options.filter);
     if (!recent) {
+      // at the end of what this process wrote: another process's appends are looked for at most every idlePollMs
+      const end = this.recent.range?.last;
+      if (after === end && this.fileLookedAt?.end === end && performance.now() - this.fileLookedAt.at < this.idlePollMs) return { events: [], through: undefined };
       const events = this.readFromFile(after, maxCount, options.filter);
+      if (after === end && events.length === 0) this.fileLookedAt = { end, at: performance.now() };
       return { events, through: events[events.length - 1]?.position };
     }
-    if (recent.events.length >= maxCount) return recent;
-    // past what this process wrote last, only the file knows (another process may have appended)
-    const more = this.readFromFile(recent.through, maxCount - recent.events.length, options.filter);
-    return { events: more.length === 0 ? recent.events : [...recent.events, ...more], through: more[more.length - 1]?.position ?? recent.through };
+    // past what this process wrote last, only the file knows: the next read, from there, asks it
+    return recent;
   }
 
   private readFromFile(after: number, maxCount: number, filter: LogFilter | undefined): RecordedEvent[] {
