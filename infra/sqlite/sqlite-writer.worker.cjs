@@ -8,6 +8,8 @@ const db = new Database(workerData.file);
 db.pragma('journal_mode = WAL');
 db.pragma(`synchronous = ${workerData.synchronous}`);
 db.pragma(`busy_timeout = ${workerData.busyTimeoutMs}`);
+// the write connection walks the indexes of every append: keep them in memory (64 MiB, not the 2 MiB default)
+db.pragma('cache_size = -65536');
 
 const head = db.prepare('SELECT revision, position FROM streams WHERE stream_id = ?');
 const insert = db.prepare('INSERT INTO events (stream_id, revision, category, event_id, type, data, metadata, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
