@@ -39,6 +39,17 @@ export interface CheckoutOptions {
   readonly reservationGraceMs: number;
 }
 
+/** One attempt to place an order: who asked, what, and when it expires (`heldUntil`: its reservations' end). */
+interface Placement {
+  readonly orderId: string;
+  readonly requestHash: string;
+  readonly input: PlaceOrderInput;
+  readonly now: Date;
+  readonly expiresAt: string;
+  readonly heldUntil: string;
+  readonly ctx: CommandContext;
+}
+
 interface InFlight {
   readonly requestHash: string;
   readonly result: Promise<PlaceOrderResult>;
@@ -140,21 +151,14 @@ export class OrderCommands {
     const now = this.deps.clock.now();
     const expiresAt = new Date(now.getTime() + this.options.reservationTtlMs).toISOString();
     const heldUntil = new Date(now.getTime() + this.options.reservationTtlMs + this.options.reservationGraceMs).toISOString();
-    if (lines.length === 1 && this.inventory.appendsAlongside) return this.placeInOneCommit(orderId, requestHash, input, lines[0]!, now, expiresAt, heldUntil, ctx);
-    return this.placeInTwoSteps(orderId, requestHash, input, lines, now, expiresAt, heldUntil, ctx);
+    const placement: Placement = { orderId, requestHash, input, now, expiresAt, heldUntil, ctx };
+    if (lines.length === 1 && this.inventory.appendsAlongside) return this.placeInOneCommit(placement, lines[0]!);
+    return this.placeInTwoSteps(placement, lines);
   }
 
   /** Reserve every line through its owner, wherever it is, then append `OrderPlaced` with `no_stream`. */
-  private async placeInTwoSteps(
-    orderId: string,
-    requestHash: string,
-    input: PlaceOrderInput,
-    lines: readonly OrderLine[],
-    now: Date,
-    expiresAt: string,
-    heldUntil: string,
-    ctx: CommandContext,
-  ): Promise<PlaceOrderResult> {
+  private async placeInTwoSteps(placement: Placement, lines: readonly OrderLine[]): Promise<PlaceOrderResult> {
+    const { orderId, requestHash, input, now, expiresAt, heldUntil, ctx } = placement;
     const streamId = streamName('order', orderId);
     const outcomes = await Promise.allSettled(
       lines.map((l) => this.inventory.submit({ type: 'ReserveStock', sku: l.sku, orderId, quantity: l.quantity, expiresAt: heldUntil }, ctx)),
@@ -204,16 +208,8 @@ export class OrderCommands {
    * An order of one line whose SKU's writer is in this process: its reservation and its `OrderPlaced` become durable
    * in the same transaction (one fsync), or neither does. A crash at any point leaves the whole order or nothing.
    */
-  private async placeInOneCommit(
-    orderId: string,
-    requestHash: string,
-    input: PlaceOrderInput,
-    line: OrderLine,
-    now: Date,
-    expiresAt: string,
-    heldUntil: string,
-    ctx: CommandContext,
-  ): Promise<PlaceOrderResult> {
+  private async placeInOneCommit(placement: Placement, line: OrderLine): Promise<PlaceOrderResult> {
+    const { orderId, requestHash, input, now, expiresAt, heldUntil, ctx } = placement;
     const streamId = streamName('order', orderId);
     const decision = orderDecider.decide({ type: 'PlaceOrder', orderId, customerId: input.customerId, lines: [line], requestHash, now: now.toISOString(), expiresAt }, orderDecider.initialState());
     if (!decision.ok) throw new CommandRejectedError(decision.rejection);
@@ -224,7 +220,7 @@ export class OrderCommands {
     const existing = await loadStream(this.deps.store, streamId, orderDecider);
     const replay = this.replayOf(existing.state, requestHash, existing.position, async () => undefined);
     if (replay) return replay;
-    if (outcome.rejection.code === 'already_exists') return this.placeInTwoSteps(orderId, requestHash, input, [line], now, expiresAt, heldUntil, ctx);
+    if (outcome.rejection.code === 'already_exists') return this.placeInTwoSteps(placement, [line]);
     return { kind: 'out_of_stock', orderId, skus: [line.sku] };
   }
 

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { MongoClient } from 'mongodb';
 import { Tokens } from '../../infra/composition/root';
 import { seedProduct, startCrest, type TestCrest } from '../support/crest-harness';
-import { checkSaleEnd, ensureServerUp, FaultSale, metricValue, services } from '../support/fault-sale';
+import { checkSaleEnd, ensureServerUp, FaultSale, metricValue, services, waitForStalled } from '../support/fault-sale';
 import { requireServersFor, serverUrls } from '../support/servers';
 import { stockFromLog } from '../support/stock';
 import { waitFor } from '../support/wait-for';
@@ -60,17 +60,7 @@ describe('fault: FerretDB goes down mid-sale and comes back (crest start, CREST_
     const downAt = traffic.done;
 
     // then the read-models follower retries instead of dying, and readiness names it as stalled, while orders go on
-    let stalledBody: any;
-    await waitFor(
-      async () => {
-        const ready = await c.call('GET', '/health/ready');
-        stalledBody = ready.body;
-        return ready.status === 503 && ready.body?.status === 'stalled' && ready.body.stalled.some((s: { follower: string }) => s.follower === FOLLOWER);
-      },
-      30_000,
-      'readiness to report the read-models follower stalled',
-    );
-    const stalled = stalledBody.stalled.find((s: { follower: string }) => s.follower === FOLLOWER);
+    const { entry: stalled } = await waitForStalled((method, path) => c.call(method, path), FOLLOWER, 30_000);
     expect(stalled.state, 'retrying, not halted').to.equal('retrying');
     await waitFor(() => traffic.done >= downAt + 150, 45_000, '150 more orders while FerretDB is down');
     expect(await followerMetric(c, 'crest_follower_stalled')).to.equal(1);

@@ -9,7 +9,7 @@ import { startRole, type RunningRole } from '../../infra/composition/roles';
 import { defaultAvailabilityKeys } from '../../infra/redis/redis-availability';
 import { dropRedisPrefix } from '../support/cluster';
 import { seedProduct, startCrest, type TestCrest } from '../support/crest-harness';
-import { checkSaleEnd, ensureServerUp, FaultSale, metricValue, services } from '../support/fault-sale';
+import { checkSaleEnd, ensureServerUp, FaultSale, metricValue, services, waitForStalled } from '../support/fault-sale';
 import { requireServersFor, serverUrls } from '../support/servers';
 import { stockFromLog } from '../support/stock';
 import { waitFor } from '../support/wait-for';
@@ -95,20 +95,10 @@ describe('fault: Redis goes down mid-sale and comes back (crest start, CREST_CAC
     const downAt = traffic.done;
 
     // then readiness names the redis-availability follower as stalled, while orders and browsing go on
-    let stalledBody: any;
-    await waitFor(
-      async () => {
-        const ready = await c.call('GET', '/health/ready');
-        stalledBody = ready.body;
-        return ready.status === 503 && ready.body?.status === 'stalled' && ready.body.stalled.some((s: { follower: string }) => s.follower === FOLLOWER);
-      },
-      20_000,
-      'readiness to report the redis-availability follower stalled',
-    );
-    const stalled = stalledBody.stalled.find((s: { follower: string }) => s.follower === FOLLOWER);
+    const { entry: stalled, names: stalledNames } = await waitForStalled((method, path) => c.call(method, path), FOLLOWER, 20_000);
     expect(stalled.state).to.equal('retrying');
     expect(stalled.attempts).to.be.greaterThan(0);
-    expect(stalledBody.stalled.map((s: { follower: string }) => s.follower), 'only the follower that needs Redis stalls').to.deep.equal([FOLLOWER]);
+    expect(stalledNames, 'only the follower that needs Redis stalls').to.deep.equal([FOLLOWER]);
     await waitFor(() => traffic.done >= downAt + 150, 30_000, '150 more orders while Redis is down');
     expect(await followerMetric(c, 'crest_follower_stalled')).to.equal(1);
     expect(await followerMetric(c, 'crest_follower_failing_seconds')).to.be.greaterThan(0);

@@ -543,3 +543,25 @@ export const waitForPaidOrders = async (store: EventStore, sale: FaultSale, maxM
     throw new Error(`${error.message}: ${open.length} left, e.g. ${open.slice(0, 3).map((o) => o.orderId)}`);
   });
 };
+
+/**
+ * Waits until the app's readiness answers 503 naming `follower` as stalled; resolves with that follower's entry and
+ * the names of every follower stalled then.
+ */
+export const waitForStalled = async (
+  call: (method: string, path: string) => Promise<{ status: number; body: any }>,
+  follower: string,
+  timeoutMs: number,
+): Promise<{ entry: { follower: string; state: string; attempts: number }; names: string[] }> => {
+  let stalled: Array<{ follower: string; state: string; attempts: number }> = [];
+  await waitFor(
+    async () => {
+      const ready = await call('GET', '/health/ready');
+      stalled = ready.status === 503 && ready.body?.status === 'stalled' ? ready.body.stalled : [];
+      return stalled.some((s) => s.follower === follower);
+    },
+    timeoutMs,
+    `readiness to report the ${follower} follower stalled`,
+  );
+  return { entry: stalled.find((s) => s.follower === follower)!, names: stalled.map((s) => s.follower) };
+};
