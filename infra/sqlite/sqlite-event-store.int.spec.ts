@@ -68,3 +68,32 @@ describe('SqliteEventStore: followers read what this process appended without re
     expect((await store.readAll({ after: from + 8 })).map((e) => (e.data as { n: number }).n)).to.deep.equal([8, 9]);
   });
 });
+
+describe('SqliteEventStore: its writer thread dies', () => {
+  it('refuses what was unanswered as unavailable, and appends again on a new thread', async () => {
+    // given a store with a committed event
+    const dir = await mkdtemp(join(tmpdir(), 'crest-sqlite-thread-'));
+    const store = new SqliteEventStore({ file: join(dir, 'crest.db'), synchronous: 'FULL' });
+    try {
+      await store.appendToStream('thread-a', [{ id: randomUUID(), type: 'Tested', data: { n: 0 }, metadata: {} }], 'no_stream');
+
+      // when the thread ends as a crash would, with an append in flight
+      const inFlight = store.appendToStream('thread-a', [{ id: randomUUID(), type: 'Tested', data: { n: 1 }, metadata: {} }], 0);
+      await (store as unknown as { writer: { worker: { terminate(): Promise<number> } } }).writer.worker.terminate();
+      const outcome = await inFlight.then(
+        () => 'committed',
+        (error: { code?: string }) => error.code,
+      );
+
+      // then the append either committed before the end or was refused as unavailable, and the next one works
+      expect(['committed', 'unavailable']).to.include(outcome);
+      const next = await store.appendToStream('thread-a', [{ id: randomUUID(), type: 'Tested', data: { n: 2 }, metadata: {} }], 'stream_exists');
+      const stream = await store.readStream('thread-a');
+      expect(stream.map((e) => (e.data as { n: number }).n)).to.deep.equal(outcome === 'committed' ? [0, 1, 2] : [0, 2]);
+      expect(next.position).to.equal(stream[stream.length - 1]!.position);
+    } finally {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -40,29 +40,39 @@ const failureOf = (error: { message: string; code?: string }): Error => {
  * IMMEDIATE transaction) and resolves once it is durable; the calling thread stays free meanwhile.
  */
 export class SqliteWriterThread implements SqliteWrites {
-  private readonly worker: Worker;
+  private worker: Worker;
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: (reply: Reply & { ok: true }) => void; reject: (error: unknown) => void }>();
-  private exited: Error | undefined;
+  private closing = false;
 
-  constructor(options: { readonly file: string; readonly synchronous: SqliteSynchronous; readonly busyTimeoutMs?: number }) {
-    this.worker = new Worker(join(__dirname, 'sqlite-writer.worker.cjs'), {
-      workerData: { file: options.file, synchronous: options.synchronous, busyTimeoutMs: options.busyTimeoutMs ?? 5000 },
+  constructor(private readonly options: { readonly file: string; readonly synchronous: SqliteSynchronous; readonly busyTimeoutMs?: number }) {
+    this.worker = this.spawn();
+  }
+
+  /**
+   * A thread that dies (a native crash, an out-of-memory) takes only its unanswered requests with it: they are
+   * refused as unavailable (nothing was acknowledged, SQLite rolled back what was not committed), and a new thread
+   * takes the next ones.
+   */
+  private spawn(): Worker {
+    const worker = new Worker(join(__dirname, 'sqlite-writer.worker.cjs'), {
+      workerData: { file: this.options.file, synchronous: this.options.synchronous, busyTimeoutMs: this.options.busyTimeoutMs ?? 5000 },
     });
-    this.worker.on('message', (reply: Reply) => {
+    worker.on('message', (reply: Reply) => {
       const waiter = this.waiting.get(reply.id);
       if (!waiter) return;
       this.waiting.delete(reply.id);
       if (reply.ok) waiter.resolve(reply);
       else waiter.reject(failureOf(reply.error));
     });
-    const fail = (error: Error): void => {
-      this.exited = error;
+    worker.on('error', () => undefined);
+    worker.once('exit', (code) => {
+      const error = new StoreUnavailableError(`the SQLite writer thread stopped (exit code ${code}); nothing unanswered was acknowledged`);
       for (const waiter of this.waiting.values()) waiter.reject(error);
       this.waiting.clear();
-    };
-    this.worker.on('error', fail);
-    this.worker.on('exit', (code) => fail(new Error(`the SQLite writer thread exited (${code})`)));
+      if (!this.closing) this.worker = this.spawn();
+    });
+    return worker;
   }
 
   async append(callers: ReadonlyArray<readonly ThreadAppend[]>): Promise<{ created: string; callers: readonly ThreadCallerResult[] }> {
@@ -75,12 +85,12 @@ export class SqliteWriterThread implements SqliteWrites {
   }
 
   async close(): Promise<void> {
-    if (!this.exited) await this.send({ kind: 'close' }).catch(() => undefined);
+    this.closing = true;
+    await this.send({ kind: 'close' }).catch(() => undefined);
     await this.worker.terminate();
   }
 
   private send(message: Record<string, unknown>): Promise<Reply & { ok: true }> {
-    if (this.exited) return Promise.reject(this.exited);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
