@@ -1,7 +1,7 @@
 import type { Container } from 'inversify';
 import type { CrestConfig } from '../config/config';
 import type { Connections } from './connections';
-import { commandDeps, Tokens } from './tokens';
+import { commandDeps, Tokens, type GatewaySetup } from './tokens';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Catalog } from '../../commands/catalog/catalog';
@@ -25,16 +25,19 @@ export const bindWriteSide = (c: Container, config: CrestConfig, connections: Co
       }),
   );
   // cluster mode: commands travel over Kafka to the worker that owns the SKU; otherwise the writers are in this process
-  c.bind(Tokens.Gateway).toDynamicValue((ctx): InventoryGateway =>
-    config.CREST_INVENTORY === 'kafka' && connections.kafka && connections.redisSubscriber
-      ? new KafkaInventoryGateway(connections.kafka, connections.redisSubscriber, {
-          topic: config.CREST_INVENTORY_TOPIC,
-          nodeId: nodeId(config),
-          timeoutMs: config.CREST_INVENTORY_TIMEOUT_MS,
-          prefix: config.CREST_REDIS_PREFIX,
-        })
-      : ctx.get(Tokens.Inventory),
-  );
+  c.bind(Tokens.GatewaySetup).toDynamicValue((ctx): GatewaySetup => {
+    if (config.CREST_INVENTORY === 'kafka' && connections.kafka && connections.redisSubscriber) {
+      const gateway = new KafkaInventoryGateway(connections.kafka, connections.redisSubscriber, {
+        topic: config.CREST_INVENTORY_TOPIC,
+        nodeId: nodeId(config),
+        timeoutMs: config.CREST_INVENTORY_TIMEOUT_MS,
+        prefix: config.CREST_REDIS_PREFIX,
+      });
+      return { gateway, start: () => gateway.start(), stop: () => gateway.stop() };
+    }
+    return { gateway: ctx.get(Tokens.Inventory), start: async () => undefined, stop: async () => undefined };
+  });
+  c.bind(Tokens.Gateway).toDynamicValue((ctx): InventoryGateway => ctx.get(Tokens.GatewaySetup).gateway);
   c.bind(Tokens.Catalog).toDynamicValue((ctx) => new Catalog(ctx.get(Tokens.EventStore), undefined, ctx.get(Tokens.FollowerMonitor)));
   c.bind(Tokens.Products).toDynamicValue((ctx) => new ProductCommands(commandDeps(ctx), ctx.get(Tokens.Catalog)));
   c.bind(Tokens.Stock).toDynamicValue((ctx) => new StockCommands(ctx.get(Tokens.Catalog), ctx.get(Tokens.Gateway)));

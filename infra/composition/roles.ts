@@ -5,8 +5,7 @@ import type { ProjectionRunner } from '../../projections/projection-runner';
 import { Storefront } from '../../read-api/storefront';
 import { CheckpointProgress } from '../../projections/checkpoint-progress';
 import { ConfigError, type CrestConfig } from '../config/config';
-import { KafkaInventoryGateway, KafkaInventoryWorker } from '../kafka/kafka-inventory';
-import { MongoReadModels } from '../mongodb/mongo-read-models';
+import { KafkaInventoryWorker } from '../kafka/kafka-inventory';
 import { defaultAvailabilityKeys, rebuildWhenLost, RedisAvailability } from '../redis/redis-availability';
 import { openConnections } from './connections';
 import { createContainer, Tokens, type CompositionOptions, type Role } from './root';
@@ -59,8 +58,9 @@ export const startRole = async (role: Exclude<Role, 'all' | 'relay'>, config: Cr
   let ready: () => boolean = () => true;
   try {
     if (config.CREST_INVENTORY === 'kafka') await ensureInventoryTopic(config);
-    const gateway = container.get(Tokens.Gateway);
-    if (gateway instanceof KafkaInventoryGateway && role !== 'inventory') {
+    // an inventory worker owns the writers itself; every other role reaches them through the gateway
+    if (role !== 'inventory') {
+      const gateway = container.get(Tokens.GatewaySetup);
       await gateway.start();
       stops.push(() => gateway.stop());
     }
@@ -106,8 +106,7 @@ export const startRole = async (role: Exclude<Role, 'all' | 'relay'>, config: Cr
         break;
       }
       case 'projections': {
-        const readModels = container.get(Tokens.ReadModels);
-        if (readModels instanceof MongoReadModels) await readModels.ensureIndexes();
+        await container.get(Tokens.ReadModelSetup).prepare();
         const runners: ProjectionRunner[] = container.get(Tokens.Projections);
         const bus = container.get(Tokens.InvalidationBus)!;
         runners[0]!.onChanges((changes) => void bus.publish(Storefront.invalidationsFor(changes)).catch(() => undefined));

@@ -24,6 +24,12 @@ import type { SimulatedPaymentProvider } from '../simulated-payments/simulated-p
 
 export type ReadModelBackend = ReadModelStore & CatalogueQueries & OrderQueries & InventoryQueries;
 
+export interface GatewaySetup {
+  readonly gateway: InventoryGateway;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
 export interface ReadModelSetup {
   readonly models: ReadModelBackend;
   prepare(): Promise<void>;
@@ -46,6 +52,8 @@ export const Tokens = {
   FollowerMonitor: id<FollowerMonitor>('FollowerMonitor'),
   Inventory: id<InventoryWriters>('Inventory'),
   Gateway: id<InventoryGateway>('Gateway'),
+  /** The gateway with what it needs at start and stop (a Kafka producer and a reply subscription, or nothing). */
+  GatewaySetup: id<GatewaySetup>('GatewaySetup'),
   Catalog: id<Catalog>('Catalog'),
   Products: id<ProductCommands>('Products'),
   Stock: id<StockCommands>('Stock'),
