@@ -1,8 +1,6 @@
 import { expect } from 'chai';
-import { TestCluster } from '../support/cluster';
-import { expectNoRoleRestarted, expectReadModelsEqualLog, expectRelayDeliveredLog, faultClusterEnv, reportAndCheckClients, roleFollowerMetric, startFaultCluster } from '../support/fault-cluster';
+import { expectNoRoleRestarted, expectReadModelsEqualLog, expectRelayDeliveredLog, reportAndCheckClients, roleFollowerMetric, useFaultCluster } from '../support/fault-cluster';
 import { checkSaleEnd, ensureServerUp, FaultSale, services, waitForPaidOrders } from '../support/fault-sale';
-import { requireServersFor } from '../support/servers';
 import { waitFor } from '../support/wait-for';
 
 const STOCK = 400;
@@ -10,30 +8,12 @@ const HANG_BOUND_MS = 10_000;
 
 describe('fault: the Kafka broker restarts mid-sale (cluster: 2 API nodes, 2 inventory workers, projections, sagas, relay)', function () {
   this.timeout(360_000);
-  let cluster: TestCluster | undefined;
-
-  before(async function () {
-    await requireServersFor(this, 'kafka', 'mongodb', 'redis');
-    cluster = new TestCluster({ env: faultClusterEnv });
-    await startFaultCluster(cluster);
-  });
-
-  afterEach(function () {
-    if (this.currentTest?.state === 'failed' && cluster) console.log(cluster.tails());
-  });
-
-  after(async () => {
-    try {
-      await cluster?.dispose();
-    } finally {
-      // whatever happened, the rest of the suite finds Kafka running
-      await ensureServerUp('kafka');
-    }
-  });
+  // whatever happened, the rest of the suite finds Kafka running
+  const cluster = useFaultCluster(() => ensureServerUp('kafka'));
 
   it('keeps every acknowledged order and 0 oversold; inventory workers and the relay recover without a restart', async () => {
     // given a sale through both API nodes, with every third order paid
-    const c = cluster!;
+    const c = cluster();
     const skus = ['A', 'B', 'C', 'D'].map((s) => `KR-${s}-${c.id}`);
     await c.seed(skus, STOCK);
     const sale = new FaultSale({ name: 'kafka-restart', targets: () => c.apis(), skus, category: 'cluster', prefix: `kr-${c.id}`, hangBoundMs: HANG_BOUND_MS });

@@ -1,8 +1,6 @@
 import { expect } from 'chai';
-import { TestCluster } from '../support/cluster';
-import { expectNoRoleRestarted, expectReadModelsEqualLog, expectRelayDeliveredLog, faultClusterEnv, reportAndCheckClients, startFaultCluster } from '../support/fault-cluster';
+import { expectNoRoleRestarted, expectReadModelsEqualLog, expectRelayDeliveredLog, reportAndCheckClients, useFaultCluster } from '../support/fault-cluster';
 import { checkSaleEnd, FaultSale, waitForPaidOrders } from '../support/fault-sale';
-import { requireServersFor } from '../support/servers';
 import { waitFor } from '../support/wait-for';
 
 const STOCK = 500;
@@ -27,26 +25,14 @@ const victims: readonly Victim[] = [
 
 describe('fault: SIGKILL of each cluster role mid-sale, then a restart of it (2 API nodes, 2 inventory workers, projections, sagas, relay)', function () {
   this.timeout(600_000);
-  let cluster: TestCluster | undefined;
+  const cluster = useFaultCluster();
   const killed: string[] = [];
-
-  before(async function () {
-    await requireServersFor(this, 'kafka', 'mongodb', 'redis');
-    cluster = new TestCluster({ env: faultClusterEnv });
-    await startFaultCluster(cluster);
-  });
-
-  afterEach(function () {
-    if (this.currentTest?.state === 'failed' && cluster) console.log(cluster.tails());
-  });
-
-  after(() => cluster?.dispose());
 
   for (const victim of victims) {
     it(`${victim.role}: ${victim.meanwhile}; after its restart every acknowledged order is there, 0 oversold, 0 duplicates`, async function () {
       this.timeout(180_000);
       // given a sale through both API nodes, with every fourth order paid
-      const c = cluster!;
+      const c = cluster();
       const tag = victim.role.replace(/-\d$/, '');
       const skus = ['A', 'B', 'C'].map((s) => `KILL-${tag}-${s}-${c.id}`);
       await c.seed(skus, STOCK);

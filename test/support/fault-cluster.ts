@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
-import type { TestCluster } from './cluster';
+import { TestCluster } from './cluster';
 import { metricValue, type FaultSale } from './fault-sale';
-import { serverUrls } from './servers';
+import { requireServersFor, serverUrls } from './servers';
 import { stockFromLog } from './stock';
 import { waitFor } from './wait-for';
 
@@ -21,6 +21,31 @@ export const startFaultCluster = async (cluster: TestCluster): Promise<void> => 
   await Promise.all([cluster.launch('inventory-1', ['work', 'inventory']), cluster.launch('inventory-2', ['work', 'inventory'])]);
   await Promise.all([cluster.launch('projections', ['work', 'projections']), cluster.launch('sagas', ['work', 'sagas']), cluster.launch('relay', ['work', 'relay'])]);
   await Promise.all([cluster.launch('api-1', ['serve']), cluster.launch('api-2', ['serve'])]);
+};
+
+/**
+ * Registers the hooks every cluster fault suite needs: a fault cluster started before its tests, the roles' output
+ * printed when a test fails, and the cluster disposed after (then `afterDispose`, even if disposing failed).
+ * Returns the running cluster.
+ */
+export const useFaultCluster = (afterDispose?: () => Promise<void>): (() => TestCluster) => {
+  let cluster: TestCluster | undefined;
+  before(async function () {
+    await requireServersFor(this, 'kafka', 'mongodb', 'redis');
+    cluster = new TestCluster({ env: faultClusterEnv });
+    await startFaultCluster(cluster);
+  });
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed' && cluster) console.log(cluster.tails());
+  });
+  after(async () => {
+    try {
+      await cluster?.dispose();
+    } finally {
+      await afterDispose?.();
+    }
+  });
+  return () => cluster!;
 };
 
 /** The value of a `crest_follower_*` sample on a role's /metrics, or undefined. */

@@ -177,6 +177,32 @@ export interface Traffic {
  * client saw is tallied, overall and inside the fault window, and every answer is checked as it arrives: a 5xx other
  * than 503, a 503 without Retry-After, and a request slower than the hang bound are violations.
  */
+/**
+ * `clients` concurrent loops of `step` until a step says it is finished (false), `maxMs` passed, or `stop()`.
+ * `progress()` counts one step done and returns the count.
+ */
+const clientsUntil = (clients: number, maxMs: number, step: (client: number, progress: () => number) => Promise<boolean>): Traffic => {
+  let stopped = false;
+  let done = 0;
+  const deadline = Date.now() + maxMs;
+  const progress = () => ++done;
+  const finished = Promise.all(
+    Array.from({ length: clients }, async (_, client) => {
+      while (!stopped && Date.now() < deadline && (await step(client, progress)));
+    }),
+  ).then(() => undefined);
+  return {
+    get done() {
+      return done;
+    },
+    finished,
+    stop: async () => {
+      stopped = true;
+      await finished;
+    },
+  };
+};
+
 export class FaultSale {
   readonly orders: OrderRecord[] = [];
   readonly tally = new Tally();
@@ -243,66 +269,37 @@ export class FaultSale {
 
   /** Runs `clients` concurrent clients until `orders` orders are done, `maxMs` passed, or it is stopped. */
   traffic(options: TrafficOptions): Traffic {
-    let stopped = false;
-    let done = 0;
     let issued = 0;
-    const deadline = Date.now() + options.maxMs;
-    const finished = Promise.all(
-      Array.from({ length: options.clients }, async () => {
-        while (!stopped && issued < options.orders && Date.now() < deadline) {
-          issued++;
-          const i = this.next++;
-          const record = await this.placeOrder(i);
-          if (options.payEvery && i % options.payEvery === 0 && (record.outcome === 'placed' || record.outcome === 'replayed')) await this.pay(record);
-          if (options.readBackEvery && i % options.readBackEvery === 0 && record.position !== undefined) {
-            await this.request('read-back', 'GET', `/v1/orders/${record.orderId}`, undefined, { 'x-min-position': String(record.position) });
-          }
-          if (options.statusEvery && i % options.statusEvery === 0) {
-            const earlier = this.orders.find((o) => o.outcome === 'placed');
-            if (earlier) await this.request('order-page', 'GET', `/v1/orders/${earlier.orderId}`);
-          }
-          if (options.browse) await this.browseOnce(i);
-          done++;
-          if (options.thinkMs) await new Promise<void>((next) => setTimeout(next, options.thinkMs));
-          await options.afterOrder?.(done);
-        }
-      }),
-    ).then(() => undefined);
-    return {
-      get done() {
-        return done;
-      },
-      finished,
-      stop: async () => {
-        stopped = true;
-        await finished;
-      },
-    };
+    return clientsUntil(options.clients, options.maxMs, async (_client, progress) => {
+      if (issued >= options.orders) return false;
+      issued++;
+      const i = this.next++;
+      const record = await this.placeOrder(i);
+      if (options.payEvery && i % options.payEvery === 0 && (record.outcome === 'placed' || record.outcome === 'replayed')) await this.pay(record);
+      if (options.readBackEvery && i % options.readBackEvery === 0 && record.position !== undefined) {
+        await this.request('read-back', 'GET', `/v1/orders/${record.orderId}`, undefined, { 'x-min-position': String(record.position) });
+      }
+      if (options.statusEvery && i % options.statusEvery === 0) {
+        const earlier = this.orders.find((o) => o.outcome === 'placed');
+        if (earlier) await this.request('order-page', 'GET', `/v1/orders/${earlier.orderId}`);
+      }
+      if (options.browse) await this.browseOnce(i);
+      const done = progress();
+      if (options.thinkMs) await new Promise<void>((next) => setTimeout(next, options.thinkMs));
+      await options.afterOrder?.(done);
+      return true;
+    });
   }
 
   /** Browsing only (product cards and category pages), until stopped or bounded. */
   browsing(options: { clients: number; requests: number; maxMs: number }): Traffic {
-    let stopped = false;
-    let done = 0;
-    const deadline = Date.now() + options.maxMs;
-    const finished = Promise.all(
-      Array.from({ length: options.clients }, async (_, c) => {
-        while (!stopped && done < options.requests && Date.now() < deadline) {
-          await this.browseOnce(c + done);
-          done++;
-        }
-      }),
-    ).then(() => undefined);
-    return {
-      get done() {
-        return done;
-      },
-      finished,
-      stop: async () => {
-        stopped = true;
-        await finished;
-      },
-    };
+    let count = 0;
+    return clientsUntil(options.clients, options.maxMs, async (client, progress) => {
+      if (count >= options.requests) return false;
+      await this.browseOnce(client + count);
+      count = progress();
+      return true;
+    });
   }
 
   private async browseOnce(i: number): Promise<void> {
