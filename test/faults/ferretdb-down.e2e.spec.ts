@@ -51,7 +51,7 @@ describe('fault: FerretDB goes down mid-sale and comes back (crest start, CREST_
     for (const sku of skus) await seedProduct(c, sku, STOCK, 1500);
     const sale = new FaultSale({ name: 'ferretdb-down', targets: () => [c.url], skus, category: 'flash', prefix: `fd-${id}`, hangBoundMs: HANG_BOUND_MS });
     const traffic = sale.traffic({ orders: 1500, clients: 6, maxMs: 90_000, browse: true, readBackEvery: 10, statusEvery: 5, thinkMs: 20 });
-    await waitFor(() => traffic.done >= 100, 30_000, 'the sale to be under way');
+    await traffic.reach(100, 30_000, 'the sale to be under way');
     const retriesBefore = (await followerMetric(c, 'crest_follower_retries_total')) ?? 0;
 
     // when FerretDB stops mid-sale
@@ -62,7 +62,7 @@ describe('fault: FerretDB goes down mid-sale and comes back (crest start, CREST_
     // then the read-models follower retries instead of dying, and readiness names it as stalled, while orders go on
     const { entry: stalled } = await waitForStalled((method, path) => c.call(method, path), FOLLOWER, 30_000);
     expect(stalled.state, 'retrying, not halted').to.equal('retrying');
-    await waitFor(() => traffic.done >= downAt + 150, 45_000, '150 more orders while FerretDB is down');
+    await traffic.reach(downAt + 150, 45_000, '150 more orders while FerretDB is down');
     expect(await followerMetric(c, 'crest_follower_stalled')).to.equal(1);
     expect((await followerMetric(c, 'crest_follower_retries_total')) ?? 0).to.be.greaterThan(retriesBefore);
 
@@ -82,7 +82,7 @@ describe('fault: FerretDB goes down mid-sale and comes back (crest start, CREST_
     });
     sale.closeWindow();
     const upAt = traffic.done;
-    await waitFor(() => traffic.done >= upAt + 100, 45_000, '100 more orders after FerretDB is back');
+    await traffic.reach(upAt + 100, 45_000, '100 more orders after FerretDB is back');
     await traffic.stop();
 
     // then clients were answered within the bound, with no 5xx but 503 (and Retry-After), and orders never stopped

@@ -18,7 +18,7 @@ describe('fault: the Kafka broker restarts mid-sale (cluster: 2 API nodes, 2 inv
     await c.seed(skus, STOCK);
     const sale = new FaultSale({ name: 'kafka-restart', targets: () => c.apis(), skus, category: 'cluster', prefix: `kr-${c.id}`, hangBoundMs: HANG_BOUND_MS });
     const traffic = sale.traffic({ orders: 700, clients: 12, maxMs: 180_000, payEvery: 3, statusEvery: 10, thinkMs: 20 });
-    await waitFor(() => traffic.done >= 100, 60_000, 'the sale to be under way');
+    await traffic.reach(100, 60_000, 'the sale to be under way');
 
     // when the broker stops (controlled shutdown) and starts again mid-sale
     sale.openWindow();
@@ -41,7 +41,8 @@ describe('fault: the Kafka broker restarts mid-sale (cluster: 2 API nodes, 2 inv
     // then orders are placed again through the inventory workers, without restarting anything
     const upAt = traffic.done;
     await waitFor(async () => (await c.status(c.proc('inventory-1').url, '/health/ready')) === 200 && (await c.status(c.proc('inventory-2').url, '/health/ready')) === 200, 120_000, 'the inventory workers to be ready again');
-    await waitFor(() => traffic.done >= upAt + 100 && sale.tally.count('orders', 201) > 0, 120_000, '100 more orders after the broker is back');
+    await traffic.reach(upAt + 100, 120_000, '100 more orders after the broker is back');
+    expect(sale.tally.count('orders', 201), 'orders placed (201)').to.be.greaterThan(0);
     sale.closeWindow();
     await traffic.stop();
 

@@ -86,7 +86,7 @@ describe('fault: Redis goes down mid-sale and comes back (crest start, CREST_CAC
     const category = 'flash';
     const sale = new FaultSale({ name: 'redis-down', targets: () => [c.url], skus, category, prefix: `rd-${id}`, hangBoundMs: HANG_BOUND_MS });
     const traffic = sale.traffic({ orders: 1500, clients: 6, maxMs: 60_000, browse: true, readBackEvery: 10, thinkMs: 20 });
-    await waitFor(() => traffic.done >= 100, 20_000, 'the sale to be under way');
+    await traffic.reach(100, 20_000, 'the sale to be under way');
     const retriesBefore = (await followerMetric(c, 'crest_follower_retries_total')) ?? 0;
 
     // when Redis stops mid-sale
@@ -99,7 +99,7 @@ describe('fault: Redis goes down mid-sale and comes back (crest start, CREST_CAC
     expect(stalled.state).to.equal('retrying');
     expect(stalled.attempts).to.be.greaterThan(0);
     expect(stalledNames, 'only the follower that needs Redis stalls').to.deep.equal([FOLLOWER]);
-    await waitFor(() => traffic.done >= downAt + 150, 30_000, '150 more orders while Redis is down');
+    await traffic.reach(downAt + 150, 30_000, '150 more orders while Redis is down');
     expect(await followerMetric(c, 'crest_follower_stalled')).to.equal(1);
     expect(await followerMetric(c, 'crest_follower_failing_seconds')).to.be.greaterThan(0);
     expect((await followerMetric(c, 'crest_follower_retries_total')) ?? 0).to.be.greaterThan(retriesBefore);
@@ -109,7 +109,7 @@ describe('fault: Redis goes down mid-sale and comes back (crest start, CREST_CAC
     await waitFor(async () => (await c.call('GET', '/health/ready')).status === 200, 30_000, 'readiness to be 200 again');
     sale.closeWindow();
     const upAt = traffic.done;
-    await waitFor(() => traffic.done >= upAt + 100, 30_000, '100 more orders after Redis is back');
+    await traffic.reach(upAt + 100, 30_000, '100 more orders after Redis is back');
     await traffic.stop();
 
     // then clients were answered throughout, within the bound, with no 5xx but 503 (and Retry-After)

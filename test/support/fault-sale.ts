@@ -169,6 +169,11 @@ export interface Traffic {
   stop(): Promise<void>;
   /** Resolves once every order was sent, the time ran out, or `stop` was called. */
   readonly finished: Promise<void>;
+  /**
+   * Waits until `count` orders are done. Fails at once, saying so, if the traffic ended first (its order cap or its
+   * time ran out), rather than waiting out `maxMs` for orders that will never come.
+   */
+  reach(count: number, maxMs: number, what: string): Promise<void>;
 }
 
 /**
@@ -183,19 +188,33 @@ export interface Traffic {
  */
 const clientsUntil = (clients: number, maxMs: number, step: (client: number, progress: () => number) => Promise<boolean>): Traffic => {
   let stopped = false;
+  let ended = false;
   let done = 0;
-  const deadline = Date.now() + maxMs;
+  const startedAt = Date.now();
+  const deadline = startedAt + maxMs;
   const progress = () => ++done;
   const finished = Promise.all(
     Array.from({ length: clients }, async (_, client) => {
       while (!stopped && Date.now() < deadline && (await step(client, progress)));
     }),
-  ).then(() => undefined);
+  ).then(() => {
+    ended = true;
+  });
   return {
     get done() {
       return done;
     },
     finished,
+    reach: (count, waitMs, what) =>
+      waitFor(
+        () => {
+          if (done >= count) return true;
+          if (ended) throw new Error(`the traffic ended after ${done} orders in ${((Date.now() - startedAt) / 1000).toFixed(1)} s, before ${what}: raise its order cap or its time`);
+          return false;
+        },
+        waitMs,
+        what,
+      ),
     stop: async () => {
       stopped = true;
       await finished;
