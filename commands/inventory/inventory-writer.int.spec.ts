@@ -62,6 +62,18 @@ class RecordingObserver implements WriterObserver {
   snapshotFailed(): void {}
 }
 
+/** The harness's store, with each single-stream append held until the test lets it go on (or fail). */
+const gated = (h: Harness) => {
+  const held: Array<{ go(): void; fail(error: Error): void }> = [];
+  const store: EventStore = Object.create(h.store, {
+    appendToStream: {
+      value: (...args: Parameters<EventStore['appendToStream']>) =>
+        new Promise((resolve, reject) => held.push({ go: () => void h.store.appendToStream(...args).then(resolve, reject), fail: reject })),
+    },
+  });
+  return { harness: { ...h, store }, held };
+};
+
 const writerFor = (h: Harness, sku: string, observer = new RecordingObserver(), options: Partial<WriterOptions> = {}) =>
   new InventoryWriter(sku, {
     store: h.store,
@@ -105,7 +117,7 @@ for (const [name, make] of harnesses) {
 
       // when three orders arrive together, one of them for the order that exists
       const [a, taken, b] = await Promise.all(
-        ['a', 'taken', 'b'].map((orderId) => writer.submit({ type: 'ReserveStock', sku: 'BESIDE', orderId, quantity: 2, expiresAt: later() }, ctx, placed(orderId))),
+        ['a', 'taken', 'b'].map((orderId) => writer.submit({ type: 'ReserveStock', sku: 'BESIDE', orderId, quantity: 2, expiresAt: later() }, ctx, { alongside: placed(orderId) })),
       );
 
       // then the two new orders are reserved and placed in one append: their four events follow each other in the log
@@ -241,6 +253,67 @@ for (const [name, make] of harnesses) {
       expect(retried.ok).to.equal(true);
       const stock = await stockFromLog(h.store, 'FRAGILE');
       expect(stock).to.include({ reserved: 1, available: 4 });
+      expectStockInvariant(stock);
+      writer.stop();
+    });
+
+    it('decides and sends the next batch while the one before it commits, and answers each only once it is durable', async () => {
+      // given a writer whose appends the test lets through one by one
+      const { harness, held } = gated(h);
+      const writer = writerFor(harness, 'PIPE', new RecordingObserver(), { pipelineDepth: 2 });
+      const seeded = writer.submit({ type: 'ReceiveStock', sku: 'PIPE', receiptId: 'r1', quantity: 100 }, ctx);
+      await waitFor(() => held.length === 1, 2000, 'the receipt to be sent');
+      held[0]!.go();
+      await seeded;
+      const answered: string[] = [];
+      const reserve = (orderId: string) =>
+        writer.submit({ type: 'ReserveStock', sku: 'PIPE', orderId, quantity: 1, expiresAt: later() }, ctx).then((o) => {
+          answered.push(orderId);
+          return o;
+        });
+      // when a first batch is on its way and more orders arrive
+      const first = ['a1', 'a2', 'a3'].map(reserve);
+      await waitFor(() => held.length === 2, 2000, 'the first batch to be sent');
+      const second = ['b1', 'b2'].map(reserve);
+      // then the second batch is sent before the first is durable, and nothing is answered yet
+      await waitFor(() => held.length === 3, 2000, 'the second batch to be sent while the first is in flight');
+      expect(answered).to.deep.equal([]);
+      // and each batch is answered once its own append is durable, in order
+      held[1]!.go();
+      await Promise.all(first);
+      expect(answered).to.deep.equal(['a1', 'a2', 'a3']);
+      held[2]!.go();
+      expect((await Promise.all(second)).every((o) => o.ok)).to.equal(true);
+      const stock = await stockFromLog(h.store, 'PIPE');
+      expect(stock).to.include({ reserved: 5, available: 95 });
+      expectStockInvariant(stock);
+      writer.stop();
+    });
+
+    it('decides again the batches sent after one that failed, so no answer (not even sold out) rests on a batch that did not commit', async () => {
+      // given 6 units and a writer whose appends the test lets through one by one
+      const { harness, held } = gated(h);
+      const writer = writerFor(harness, 'PIPE-FAIL', new RecordingObserver(), { pipelineDepth: 2 });
+      const seeded = writer.submit({ type: 'ReceiveStock', sku: 'PIPE-FAIL', receiptId: 'r1', quantity: 6 }, ctx);
+      await waitFor(() => held.length === 1, 2000, 'the receipt to be sent');
+      held[0]!.go();
+      await seeded;
+      const reserve = (orderId: string) => writer.submit({ type: 'ReserveStock', sku: 'PIPE-FAIL', orderId, quantity: 1, expiresAt: later() }, ctx);
+      // when a batch of 5 is in flight, a batch of 5 more is decided against it (1 left: 4 of them look sold out)
+      const first = Promise.allSettled(['a1', 'a2', 'a3', 'a4', 'a5'].map(reserve));
+      await waitFor(() => held.length === 2, 2000, 'the first batch to be sent');
+      const second = Promise.all(['b1', 'b2', 'b3', 'b4', 'b5'].map(reserve));
+      await waitFor(() => held.length === 3, 2000, 'the second batch to be sent');
+      // and the first batch fails, then the second reaches the store
+      held[1]!.fail(new Error('disk on fire'));
+      held[2]!.go();
+      // then the second batch fails its expected revision, is decided again against what is durable, and is sent again
+      await waitFor(() => held.length === 4, 2000, 'the second batch to be decided again and sent');
+      held[3]!.go();
+      expect((await first).every((r) => r.status === 'rejected'), 'the failed batch is not acknowledged').to.equal(true);
+      expect((await second).map((o) => o.ok)).to.deep.equal([true, true, true, true, true]);
+      const stock = await stockFromLog(h.store, 'PIPE-FAIL');
+      expect(stock).to.include({ reserved: 5, available: 1, reservations: 5 });
       expectStockInvariant(stock);
       writer.stop();
     });

@@ -1,5 +1,5 @@
 import type { Rejection } from '../../domain/kernel/decider';
-import { WrongExpectedRevisionError, type EventStore, type EventToAppend, type StreamAppend } from '../../domain/kernel/event-store';
+import { WrongExpectedRevisionError, type AppendResult, type EventPrecondition, type EventStore, type EventToAppend, type StreamAppend } from '../../domain/kernel/event-store';
 import { streamName } from '../../domain/kernel/streams';
 import {
   figuresOf,
@@ -39,8 +39,10 @@ export interface WriterOptions {
   readonly maxBatch: number;
   /** Save a snapshot after this many events since the last one. */
   readonly snapshotEvery: number;
-  /** Reload-and-redecide attempts after an expected-revision conflict before giving up on a batch. */
+  /** Reload-and-redecide attempts after an expected-revision conflict before giving up on a command. */
   readonly maxConflictRetries: number;
+  /** Batches sent to the store and not yet durable (1: no pipelining). Default 2: batch N+1 is decided and sent while N commits. */
+  readonly pipelineDepth?: number;
 }
 
 export interface WriterDeps {
@@ -52,36 +54,70 @@ export interface WriterDeps {
   readonly options: WriterOptions;
 }
 
+export interface SubmitOptions {
+  /** Appended in the same transaction as the command's own events, only if the command is accepted. */
+  readonly alongside?: StreamAppend;
+  /**
+   * Called as soon as the command is decided and its first event is on its way to the store (before it is durable),
+   * with where that event will be: an append may then require it (`EventPrecondition`) and share its commit.
+   */
+  readonly onSent?: (event: EventPrecondition) => void;
+}
+
 interface Pending {
   readonly command: InventoryCommand;
   readonly ctx: CommandContext;
-  /** Appended in the same transaction as the command's own events, only if the command is accepted. */
-  readonly alongside: StreamAppend | undefined;
+  readonly options: SubmitOptions;
   readonly resolve: (outcome: WriterOutcome) => void;
   readonly reject: (error: unknown) => void;
+  /** Expected-revision conflicts with another writer of this stream met so far. */
+  conflicts: number;
 }
 
+type Decided = { ok: true; figures: StockFigures; appended: boolean } | { ok: false; rejection: Rejection; figures: StockFigures };
+
+/** One batch sent to the store: decided against the state after every batch sent before it. */
+interface SentBatch {
+  readonly pendings: readonly Pending[];
+  readonly decided: readonly Decided[];
+  readonly events: readonly EventToAppend[];
+  readonly alongside: ReadonlyArray<{ readonly pending: Pending; readonly append: StreamAppend }>;
+  /** The stream's state and revision once this batch is durable. */
+  readonly after: { readonly state: InventoryState; readonly revision: number };
+  readonly startedAt: number;
+  settled?: { readonly ok: true; readonly results: readonly AppendResult[] | undefined } | { readonly ok: false; readonly error: unknown };
+}
 
 const READ_PAGE = 10_000;
 const SNAPSHOT_AFTER_LOAD_OF = 100;
 const MAX_TIMER_MS = 60_000;
 
 /**
- * The single writer of one inventory stream, with group commit. While an append is in flight, arriving commands
- * queue; the next flush decides the whole queue in order against the in-memory state and appends the result as
- * one append with the expected revision. Commands are acknowledged only after that append returns (durable).
- * Refusals that need no write (sold out, duplicates) are answered from memory and never touch the store.
+ * The single writer of one inventory stream, with pipelined group commit. Arriving commands queue; a batch is decided
+ * in order against the state after every batch already sent, and appended with the expected revision that state
+ * implies, while the batch before it may still be committing. Each batch's expected revision is the revision its
+ * predecessor produces, so a batch can only become durable on top of its predecessor: if one fails, every batch sent
+ * after it fails its check too, and those are decided again. Commands are answered only when their batch is durable,
+ * in order, so no answer (not even a refusal) rests on a batch that did not commit. While nothing is queued or in
+ * flight, refusals that need no write (sold out, duplicates) are answered from memory and never touch the store.
  */
 export class InventoryWriter {
   readonly streamId: string;
-  private state: InventoryState = inventoryDecider.initialState();
-  private revision = -1;
-  private position = 0;
+  /** What the store holds: the state after the last durable batch. */
+  private durable: { state: InventoryState; revision: number; position: number } = { state: inventoryDecider.initialState(), revision: -1, position: 0 };
+  /** What the next batch is decided against: the durable state plus every batch in flight. */
+  private ahead: { state: InventoryState; revision: number } = { state: inventoryDecider.initialState(), revision: -1 };
   private eventsSinceSnapshot = 0;
   private loading: Promise<void> | undefined;
   private ready = false;
   private queue: Pending[] = [];
-  private flushing = false;
+  private readonly inFlight: SentBatch[] = [];
+  /** A batch in flight failed: those after it are doomed; nothing new is sent until they have all come back. */
+  private broken = false;
+  private reloadWhenDrained = false;
+  private retry: Pending[] = [];
+  private scheduled = false;
+  private pumping = false;
   private expiryTimer: NodeJS.Timeout | undefined;
   private expiryDue: number | undefined;
   private stopped = false;
@@ -96,28 +132,24 @@ export class InventoryWriter {
   /** Current durable figures (loads the stream first if needed). */
   async figures(): Promise<{ figures: StockFigures; position: number }> {
     await this.ensureLoaded();
-    return { figures: figuresOf(this.state), position: this.position };
+    return { figures: figuresOf(this.durable.state), position: this.durable.position };
   }
 
   /**
-   * Queues a command for the next group commit. With `alongside` (an order's own `OrderPlaced`), those events commit
-   * in the same transaction as the command's, or neither does: a refused command appends nothing, and an `alongside`
-   * whose expected revision fails is answered `already_exists` with nothing reserved.
+   * Queues a command for the next batch. With `alongside` (an order's own `OrderPlaced`), those events commit in the
+   * same transaction as the command's, or neither does: a refused command appends nothing, and an `alongside` whose
+   * expected revision fails is answered `already_exists` with nothing reserved.
    */
-  submit(command: InventoryCommand, ctx: CommandContext, alongside?: StreamAppend): Promise<WriterOutcome> {
+  submit(command: InventoryCommand, ctx: CommandContext, options: SubmitOptions = {}): Promise<WriterOutcome> {
     if (this.stopped) return Promise.reject(new Error(`The writer for ${this.sku} is stopped`));
-    if (alongside && !this.deps.store.appendToStreams) return Promise.reject(new Error('This event store cannot append to several streams in one transaction'));
-    if (this.ready && !this.flushing && this.queue.length === 0) {
-      const answered = this.answerFromMemory(command, alongside !== undefined);
+    if (options.alongside && !this.deps.store.appendToStreams) return Promise.reject(new Error('This event store cannot append to several streams in one transaction'));
+    if (this.idle()) {
+      const answered = this.answerFromMemory(command, options.alongside !== undefined);
       if (answered) return Promise.resolve(answered);
     }
     return new Promise<WriterOutcome>((resolve, reject) => {
-      this.queue.push({ command, ctx, alongside, resolve, reject });
-      if (!this.flushing) {
-        this.flushing = true;
-        // setImmediate lets every request parsed in this turn of the event loop join the batch
-        setImmediate(() => void this.flush());
-      }
+      this.queue.push({ command, ctx, options, resolve, reject, conflicts: 0 });
+      this.schedule();
     });
   }
 
@@ -126,105 +158,182 @@ export class InventoryWriter {
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
   }
 
+  private idle(): boolean {
+    return this.ready && !this.scheduled && !this.pumping && this.queue.length === 0 && this.inFlight.length === 0;
+  }
+
   /**
    * A reservation the durable state already refuses (sold out) or already holds (a duplicate) needs no append.
-   * Only used while nothing is queued, so the answer is linearised against the state every earlier command saw.
+   * Only used while nothing is queued or in flight, so the answer is linearised against the state every earlier
+   * command saw, and that state is durable.
    */
   private answerFromMemory(command: InventoryCommand, hasAlongside: boolean): WriterOutcome | undefined {
     if (command.type !== 'ReserveStock') return undefined;
-    const decision = inventoryDecider.decide(command, this.state);
+    const { state, position } = this.durable;
+    const decision = inventoryDecider.decide(command, state);
     // an accepted command with events to append beside it must reach the store, even if it adds none of its own
     if (decision.ok && (decision.events.length > 0 || hasAlongside)) return undefined;
     this.deps.observer.commandDecided(this.sku, command.type, decision.ok ? 'duplicate' : decision.rejection.code, true);
-    return decision.ok
-      ? { ok: true, figures: figuresOf(this.state), position: this.position, appended: false }
-      : { ok: false, rejection: decision.rejection, figures: figuresOf(this.state), position: this.position };
+    return decision.ok ? { ok: true, figures: figuresOf(state), position, appended: false } : { ok: false, rejection: decision.rejection, figures: figuresOf(state), position };
   }
 
-  private async flush(): Promise<void> {
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    // setImmediate lets every request parsed in this turn of the event loop join the batch
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.pump();
+    });
+  }
+
+  /** Sends batches while there is room in the pipeline; loads (or reloads) the stream only when nothing is in flight. */
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
     try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, this.deps.options.maxBatch);
-        try {
-          await this.ensureLoaded();
-          await this.commit(batch);
-        } catch (error) {
-          // nothing in this batch was acknowledged; reload before trusting memory again
-          this.invalidate();
-          for (const p of batch) p.reject(error);
+      const depth = Math.max(1, this.deps.options.pipelineDepth ?? 2);
+      while (this.queue.length > 0 && !this.broken && this.inFlight.length < depth) {
+        if (!this.ready) {
+          if (this.inFlight.length > 0) return;
+          try {
+            await this.ensureLoaded();
+          } catch (error) {
+            for (const p of this.queue.splice(0, this.deps.options.maxBatch)) p.reject(error);
+            continue;
+          }
+          if (this.broken || this.inFlight.length > 0) return;
         }
+        this.send(this.queue.splice(0, this.deps.options.maxBatch));
       }
     } finally {
-      this.flushing = false;
+      this.pumping = false;
     }
   }
 
-  private async commit(initial: Pending[]): Promise<void> {
-    let batch = initial;
-    for (let attempt = 0; ; ) {
-      const now = this.deps.clock.now();
-      let working = this.state;
-      const events: EventToAppend[] = [];
-      const alongside: Array<{ pending: Pending; append: StreamAppend }> = [];
-      const results: Array<{ ok: true; figures: StockFigures; appended: boolean } | { ok: false; rejection: Rejection; figures: StockFigures }> = [];
-      for (const p of batch) {
-        const decision = inventoryDecider.decide(p.command, working);
-        if (!decision.ok) {
-          results.push({ ok: false, rejection: decision.rejection, figures: figuresOf(working) });
-          continue;
-        }
-        for (const e of decision.events) {
-          working = inventoryDecider.evolve(working, e as InventoryEvent);
-          events.push(toEventToAppend(e, p.ctx, this.deps.ids, now));
-        }
-        if (p.alongside) alongside.push({ pending: p, append: p.alongside });
-        results.push({ ok: true, figures: figuresOf(working), appended: decision.events.length > 0 });
+  private send(pendings: Pending[]): void {
+    const now = this.deps.clock.now();
+    const from = this.ahead;
+    let working = from.state;
+    const events: EventToAppend[] = [];
+    const alongside: Array<{ pending: Pending; append: StreamAppend }> = [];
+    const decided: Decided[] = [];
+    const sent: Array<{ pending: Pending; at: EventPrecondition }> = [];
+    for (const p of pendings) {
+      const decision = inventoryDecider.decide(p.command, working);
+      if (!decision.ok) {
+        decided.push({ ok: false, rejection: decision.rejection, figures: figuresOf(working) });
+        continue;
       }
-      const positions = new Map<Pending, number>();
-      if (events.length > 0 || alongside.length > 0) {
-        const started = performance.now();
-        const own: StreamAppend[] = events.length > 0 ? [{ streamId: this.streamId, events, expectedRevision: this.revision < 0 ? 'no_stream' : this.revision }] : [];
-        try {
-          if (alongside.length === 0) {
-            const result = await this.deps.store.appendToStream(this.streamId, events, own[0]!.expectedRevision);
-            this.revision = result.nextExpectedRevision;
-            this.position = result.position;
-          } else {
-            const appended = await this.deps.store.appendToStreams!([...own, ...alongside.map((a) => a.append)]);
-            if (own.length > 0) {
-              this.revision = appended[0]!.nextExpectedRevision;
-              this.position = appended[0]!.position;
-            }
-            alongside.forEach((a, i) => positions.set(a.pending, appended[own.length + i]!.position));
-          }
-          this.state = working;
-          this.eventsSinceSnapshot += events.length;
-          this.deps.observer.batchCommitted(this.sku, batch.length, events.length, performance.now() - started);
-        } catch (error) {
-          if (!(error instanceof WrongExpectedRevisionError)) throw error;
-          const beside = alongside.find((a) => a.append.streamId === error.streamId);
-          if (beside) {
-            // that order exists already: answer it alone, and commit the rest without it
-            beside.pending.resolve({ ok: false, rejection: { code: 'already_exists', message: `${error.streamId} exists already` }, figures: figuresOf(this.state), position: this.position });
-            batch = batch.filter((p) => p !== beside.pending);
-            continue;
-          }
-          this.deps.observer.conflict(this.sku);
-          if (++attempt > this.deps.options.maxConflictRetries) throw new ConcurrencyConflictError(this.streamId);
-          await this.reload();
-          continue;
-        }
+      for (const [i, e] of decision.events.entries()) {
+        working = inventoryDecider.evolve(working, e as InventoryEvent);
+        const event = toEventToAppend(e, p.ctx, this.deps.ids, now);
+        if (i === 0 && p.options.onSent) sent.push({ pending: p, at: { streamId: this.streamId, revision: from.revision + events.length + 1, eventId: event.id } });
+        events.push(event);
       }
-      batch.forEach((p, i) => {
-        const r = results[i]!;
-        this.deps.observer.commandDecided(this.sku, p.command.type, r.ok ? (r.appended ? 'accepted' : 'duplicate') : r.rejection.code, false);
-        p.resolve({ ...r, position: Math.max(this.position, positions.get(p) ?? 0) });
-      });
-      if (events.length > 0) {
-        this.maybeSnapshot();
-        this.noteDeadlines(events);
+      if (p.options.alongside) alongside.push({ pending: p, append: p.options.alongside });
+      decided.push({ ok: true, figures: figuresOf(working), appended: decision.events.length > 0 });
+    }
+    const batch: SentBatch = { pendings, decided, events, alongside, after: { state: working, revision: from.revision + events.length }, startedAt: performance.now() };
+    this.ahead = batch.after;
+    this.inFlight.push(batch);
+    let appending: Promise<readonly AppendResult[] | undefined>;
+    if (events.length === 0 && alongside.length === 0) {
+      appending = Promise.resolve(undefined);
+    } else {
+      // the writer's own stream is always checked, even with no events of its own: that check is what chains this
+      // batch to the one before it
+      const own: StreamAppend = { streamId: this.streamId, events, expectedRevision: from.revision < 0 ? 'no_stream' : from.revision };
+      appending = alongside.length === 0 ? this.deps.store.appendToStream(this.streamId, events, own.expectedRevision).then((r) => [r]) : this.deps.store.appendToStreams!([own, ...alongside.map((a) => a.append)]);
+    }
+    for (const { pending, at } of sent) pending.options.onSent!(at);
+    appending.then(
+      (results) => this.settle(batch, { ok: true, results }),
+      (error: unknown) => this.settle(batch, { ok: false, error }),
+    );
+  }
+
+  /** Batches come back in the order they were sent (answers included), whatever order the store answers in. */
+  private settle(batch: SentBatch, settled: NonNullable<SentBatch['settled']>): void {
+    batch.settled = settled;
+    while (this.inFlight.length > 0 && this.inFlight[0]!.settled) this.finish(this.inFlight.shift()!);
+    if (this.inFlight.length === 0 && this.broken) {
+      this.broken = false;
+      this.queue = [...this.retry, ...this.queue];
+      this.retry = [];
+      if (this.reloadWhenDrained) {
+        this.reloadWhenDrained = false;
+        this.invalidate();
+      } else {
+        this.ahead = { state: this.durable.state, revision: this.durable.revision };
+      }
+    }
+    if (this.queue.length > 0) this.schedule();
+  }
+
+  private finish(batch: SentBatch): void {
+    const settled = batch.settled!;
+    if (settled.ok) {
+      if (this.broken && settled.results === undefined) {
+        // decided against a batch that did not commit: decide it again
+        this.retry.push(...batch.pendings);
+        return;
+      }
+      // (a batch that committed after one before it failed cannot happen: it was chained to that one's revision)
+      this.committed(batch, settled.results);
+      return;
+    }
+    const { error } = settled;
+    if (this.broken) {
+      // doomed by the batch before it, which did not commit
+      if (error instanceof WrongExpectedRevisionError && error.streamId === this.streamId) this.retry.push(...batch.pendings);
+      else this.fail(batch.pendings, error);
+      return;
+    }
+    this.broken = true;
+    if (error instanceof WrongExpectedRevisionError) {
+      const beside = batch.alongside.find((a) => a.append.streamId === error.streamId);
+      if (beside) {
+        // that order exists already: answer it alone, and decide the rest again without it
+        beside.pending.resolve({ ok: false, rejection: { code: 'already_exists', message: `${error.streamId} exists already` }, figures: figuresOf(this.durable.state), position: this.durable.position });
+        this.retry.push(...batch.pendings.filter((p) => p !== beside.pending));
+        return;
+      }
+      // another process appended to this stream: reload, then decide again
+      this.deps.observer.conflict(this.sku);
+      this.reloadWhenDrained = true;
+      for (const p of batch.pendings) {
+        if (++p.conflicts > this.deps.options.maxConflictRetries) p.reject(new ConcurrencyConflictError(this.streamId));
+        else this.retry.push(p);
       }
       return;
+    }
+    this.fail(batch.pendings, error);
+  }
+
+  /** Nothing of these was acknowledged; memory is not trusted again until reloaded. */
+  private fail(pendings: readonly Pending[], error: unknown): void {
+    this.broken = true;
+    this.reloadWhenDrained = true;
+    for (const p of pendings) p.reject(error);
+  }
+
+  private committed(batch: SentBatch, results: readonly AppendResult[] | undefined): void {
+    const positions = new Map<Pending, number>();
+    if (results) {
+      this.durable = { state: batch.after.state, revision: results[0]!.nextExpectedRevision, position: results[0]!.position };
+      batch.alongside.forEach((a, i) => positions.set(a.pending, results[1 + i]!.position));
+      this.eventsSinceSnapshot += batch.events.length;
+      this.deps.observer.batchCommitted(this.sku, batch.pendings.length, batch.events.length, performance.now() - batch.startedAt);
+    }
+    batch.pendings.forEach((p, i) => {
+      const d = batch.decided[i]!;
+      this.deps.observer.commandDecided(this.sku, p.command.type, d.ok ? (d.appended ? 'accepted' : 'duplicate') : d.rejection.code, false);
+      p.resolve({ ...d, position: Math.max(this.durable.position, positions.get(p) ?? 0) });
+    });
+    if (batch.events.length > 0) {
+      this.maybeSnapshot();
+      this.noteDeadlines(batch.events);
     }
   }
 
@@ -239,11 +348,6 @@ export class InventoryWriter {
   private invalidate(): void {
     this.ready = false;
     this.loading = undefined;
-  }
-
-  private reload(): Promise<void> {
-    this.invalidate();
-    return this.ensureLoaded();
   }
 
   private async load(): Promise<void> {
@@ -272,9 +376,8 @@ export class InventoryWriter {
       replayed += page.length;
       if (page.length < READ_PAGE) break;
     }
-    this.state = state;
-    this.revision = revision;
-    this.position = position;
+    this.durable = { state, revision, position };
+    this.ahead = { state, revision };
     this.eventsSinceSnapshot = replayed;
     this.ready = true;
     this.deps.observer.loaded(this.sku, replayed, fromSnap);
@@ -285,10 +388,11 @@ export class InventoryWriter {
 
   /** A snapshot costs O(state), so it waits for at least as many events as the state has reservations: O(1) per event. */
   private maybeSnapshot(every = this.deps.options.snapshotEvery): void {
-    const due = Math.max(every, this.state.reservations.size);
-    if (this.eventsSinceSnapshot < due || this.revision < 0) return;
+    const { state, revision, position } = this.durable;
+    const due = Math.max(every, state.reservations.size);
+    if (this.eventsSinceSnapshot < due || revision < 0) return;
     this.eventsSinceSnapshot = 0;
-    const snapshot = { streamId: this.streamId, revision: this.revision, position: this.position, schemaVersion: INVENTORY_SNAPSHOT_VERSION, state: toSnapshot(this.state) };
+    const snapshot = { streamId: this.streamId, revision, position, schemaVersion: INVENTORY_SNAPSHOT_VERSION, state: toSnapshot(state) };
     this.deps.snapshots.save(snapshot).catch((error: unknown) => this.deps.observer.snapshotFailed(this.sku, error));
   }
 
@@ -306,7 +410,7 @@ export class InventoryWriter {
   }
 
   private rescanDeadlines(): void {
-    const due = nextExpiry(this.state);
+    const due = nextExpiry(this.durable.state);
     if (due === undefined) this.disarmExpiry();
     else this.armExpiry(Date.parse(due));
   }

@@ -1,7 +1,6 @@
 import type { InventoryCommand } from '../../domain/inventory/inventory';
-import type { StreamAppend } from '../../domain/kernel/event-store';
 import type { CommandContext } from '../metadata';
-import { InventoryWriter, type StockFigures, type WriterDeps, type WriterOutcome } from './inventory-writer';
+import { InventoryWriter, type StockFigures, type SubmitOptions, type WriterDeps, type WriterOutcome } from './inventory-writer';
 
 /**
  * How command handlers reach the owner of an inventory stream. Embedded: an in-process writer per SKU.
@@ -9,10 +8,11 @@ import { InventoryWriter, type StockFigures, type WriterDeps, type WriterOutcome
  */
 export interface InventoryGateway {
   /**
-   * Resolves once the command's events are durable, or with a rejection that wrote nothing. With `alongside` (only
-   * when `appendsAlongside`), those events commit in the same transaction as the command's, or neither does.
+   * Resolves once the command's events are durable, or with a rejection that wrote nothing. The options are only
+   * for an owner in this process (`appendsAlongside`): `alongside` events commit in the same transaction as the
+   * command's, or neither does; `onSent` tells where the command's first event will be, before it is durable.
    */
-  submit(command: InventoryCommand, ctx: CommandContext, alongside?: StreamAppend): Promise<WriterOutcome>;
+  submit(command: InventoryCommand, ctx: CommandContext, options?: SubmitOptions): Promise<WriterOutcome>;
   /** True when the SKU's owner is in this process and its store can commit several streams at once. */
   readonly appendsAlongside?: boolean;
   figures(sku: string): Promise<{ figures: StockFigures; position: number }>;
@@ -37,8 +37,8 @@ export class InventoryWriters implements InventoryGateway {
     return this.deps.store.appendToStreams !== undefined;
   }
 
-  submit(command: InventoryCommand, ctx: CommandContext, alongside?: StreamAppend): Promise<WriterOutcome> {
-    return this.writerFor(command.sku).submit(command, ctx, alongside);
+  submit(command: InventoryCommand, ctx: CommandContext, options?: SubmitOptions): Promise<WriterOutcome> {
+    return this.writerFor(command.sku).submit(command, ctx, options);
   }
 
   figures(sku: string): Promise<{ figures: StockFigures; position: number }> {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { WrongExpectedRevisionError } from '../../domain/kernel/event-store';
+import { WrongExpectedRevisionError, type EventPrecondition } from '../../domain/kernel/event-store';
 import { streamName } from '../../domain/kernel/streams';
 import type { ReleaseReason } from '../../domain/inventory/inventory';
 import { paymentIdFor } from '../../domain/payment/payment';
@@ -7,6 +7,7 @@ import { orderDecider, type OrderCommand, type OrderLine, type OrderState } from
 import type { Catalog } from '../catalog/catalog';
 import { CommandRejectedError } from '../errors';
 import { handleCommand, loadStream, type CommandDeps } from '../handle-command';
+import type { WriterOutcome } from '../inventory/inventory-writer';
 import type { InventoryGateway } from '../inventory/inventory-writers';
 import { toEventToAppend, type CommandContext } from '../metadata';
 import type { PaymentTokenVault } from '../ports';
@@ -152,17 +153,26 @@ export class OrderCommands {
     const expiresAt = new Date(now.getTime() + this.options.reservationTtlMs).toISOString();
     const heldUntil = new Date(now.getTime() + this.options.reservationTtlMs + this.options.reservationGraceMs).toISOString();
     const placement: Placement = { orderId, requestHash, input, now, expiresAt, heldUntil, ctx };
-    if (lines.length === 1 && this.inventory.appendsAlongside) return this.placeInOneCommit(placement, lines[0]!);
-    return this.placeInTwoSteps(placement, lines);
+    if (!this.inventory.appendsAlongside) return this.placeInTwoSteps(placement, lines, this.reserve(placement, lines));
+    if (lines.length === 1) return this.placeInOneCommit(placement, lines[0]!);
+    return this.placeLinesInOneCommit(placement, lines);
   }
 
-  /** Reserve every line through its owner, wherever it is, then append `OrderPlaced` with `no_stream`. */
-  private async placeInTwoSteps(placement: Placement, lines: readonly OrderLine[]): Promise<PlaceOrderResult> {
-    const { orderId, requestHash, input, now, expiresAt, heldUntil, ctx } = placement;
-    const streamId = streamName('order', orderId);
-    const outcomes = await Promise.allSettled(
-      lines.map((l) => this.inventory.submit({ type: 'ReserveStock', sku: l.sku, orderId, quantity: l.quantity, expiresAt: heldUntil }, ctx)),
+  private reserve(placement: Placement, lines: readonly OrderLine[], onSent?: (line: number, event: EventPrecondition) => void): Array<Promise<WriterOutcome>> {
+    const { orderId, heldUntil, ctx } = placement;
+    return lines.map((l, i) =>
+      this.inventory.submit({ type: 'ReserveStock', sku: l.sku, orderId, quantity: l.quantity, expiresAt: heldUntil }, ctx, onSent ? { onSent: (event) => onSent(i, event) } : {}),
     );
+  }
+
+  /**
+   * Reserve every line through its owner, wherever it is (`reserving`), then append `OrderPlaced` with `no_stream`.
+   * A line that cannot be had gives back the others, and the order is not placed.
+   */
+  private async placeInTwoSteps(placement: Placement, lines: readonly OrderLine[], reserving: ReadonlyArray<Promise<WriterOutcome>>): Promise<PlaceOrderResult> {
+    const { orderId, requestHash, input, now, expiresAt, ctx } = placement;
+    const streamId = streamName('order', orderId);
+    const outcomes = await Promise.allSettled(reserving);
     const reserved = lines.map((line, i) => {
       const o = outcomes[i]!;
       return { line, held: o.status === 'fulfilled' && o.value.ok, created: o.status === 'fulfilled' && o.value.ok && o.value.appended };
@@ -214,14 +224,49 @@ export class OrderCommands {
     const decision = orderDecider.decide({ type: 'PlaceOrder', orderId, customerId: input.customerId, lines: [line], requestHash, now: now.toISOString(), expiresAt }, orderDecider.initialState());
     if (!decision.ok) throw new CommandRejectedError(decision.rejection);
     const placed = { streamId, events: decision.events.map((e) => toEventToAppend(e, ctx, this.deps.ids, now)), expectedRevision: 'no_stream' as const };
-    const outcome = await this.inventory.submit({ type: 'ReserveStock', sku: line.sku, orderId, quantity: line.quantity, expiresAt: heldUntil }, ctx, placed);
+    const outcome = await this.inventory.submit({ type: 'ReserveStock', sku: line.sku, orderId, quantity: line.quantity, expiresAt: heldUntil }, ctx, { alongside: placed });
     if (outcome.ok) return { kind: 'placed', order: summaryOf(decision.events.reduce(orderDecider.evolve, orderDecider.initialState())), position: outcome.position };
     // refused, or the order exists: nothing was written, so the order as it is now (if any) is the answer
     const existing = await loadStream(this.deps.store, streamId, orderDecider);
     const replay = this.replayOf(existing.state, requestHash, existing.position, async () => undefined);
     if (replay) return replay;
-    if (outcome.rejection.code === 'already_exists') return this.placeInTwoSteps(placement, [line]);
+    if (outcome.rejection.code === 'already_exists') return this.placeInTwoSteps(placement, [line], this.reserve(placement, [line]));
     return { kind: 'out_of_stock', orderId, skus: [line.sku] };
+  }
+
+  /**
+   * An order of several lines whose writers are all in this process: each writer decides its line in its own batch,
+   * and as soon as every line's reservation is on its way to the store, `OrderPlaced` follows with those reservation
+   * events as its precondition. It usually shares their commit (one fsync); it can never commit without them. If a
+   * line is refused, or a reservation's batch did not commit, the order goes on as two steps on the same reservations.
+   */
+  private async placeLinesInOneCommit(placement: Placement, lines: readonly OrderLine[]): Promise<PlaceOrderResult> {
+    const { orderId, input, now, expiresAt, ctx } = placement;
+    const sent = lines.map(() => {
+      let resolve: (event: EventPrecondition) => void = () => undefined;
+      return { promise: new Promise<EventPrecondition>((r) => (resolve = r)), resolve: (event: EventPrecondition) => resolve(event) };
+    });
+    const reserving = this.reserve(placement, lines, (i, event) => sent[i]!.resolve(event));
+    // a reservation is sent before it is answered; one answered unsent (refused, a duplicate, a failure) makes this
+    // a two-step order
+    const required = await Promise.all(sent.map((s, i) => Promise.race([s.promise, reserving[i]!.then(() => undefined, () => undefined)])));
+    if (required.every((r) => r !== undefined)) {
+      const decision = orderDecider.decide({ type: 'PlaceOrder', orderId, customerId: input.customerId, lines: [...lines], requestHash: placement.requestHash, now: now.toISOString(), expiresAt }, orderDecider.initialState());
+      if (!decision.ok) {
+        await Promise.allSettled(reserving);
+        return this.placeInTwoSteps(placement, lines, reserving);
+      }
+      const events = decision.events.map((e) => toEventToAppend(e, ctx, this.deps.ids, now));
+      try {
+        const [appended] = await this.deps.store.appendToStreams!([{ streamId: streamName('order', orderId), events, expectedRevision: 'no_stream' }], required as EventPrecondition[]);
+        // committed with (or after) every reservation it requires
+        await Promise.allSettled(reserving);
+        return { kind: 'placed', order: summaryOf(decision.events.reduce(orderDecider.evolve, orderDecider.initialState())), position: appended!.position };
+      } catch {
+        // the order exists, or a reservation's batch did not commit: the two-step path sorts out which
+      }
+    }
+    return this.placeInTwoSteps(placement, lines, reserving);
   }
 
   /**

@@ -33,6 +33,13 @@ export interface StreamAppend {
   readonly expectedRevision: ExpectedRevision;
 }
 
+/** A condition on a multi-stream append: the event at `revision` of `streamId` is `eventId` (it was committed). */
+export interface EventPrecondition {
+  readonly streamId: string;
+  readonly revision: number;
+  readonly eventId: string;
+}
+
 export interface AppendResult {
   /** The stream's revision after the append: pass it as the next expected revision. */
   readonly nextExpectedRevision: number;
@@ -86,8 +93,11 @@ export interface EventStore {
    * Appends to several streams in one transaction, in the order given: every expected revision holds and all the
    * events become durable together, or nothing is written and it rejects (a failed check with the
    * WrongExpectedRevisionError of that stream). Only stores with multi-stream transactions have it (not EventStoreDB).
+   * With `requires`, each named event must be in the log (committed earlier, or earlier in the same commit), or
+   * nothing is written and it rejects with RequiredEventMissingError: an append may depend on another caller's
+   * append that is still on its way, and share its commit.
    */
-  appendToStreams?(appends: readonly StreamAppend[]): Promise<readonly AppendResult[]>;
+  appendToStreams?(appends: readonly StreamAppend[], requires?: readonly EventPrecondition[]): Promise<readonly AppendResult[]>;
   /** Reads a stream; a stream that does not exist reads as empty. */
   readStream(streamId: string, options?: ReadStreamOptions): Promise<readonly RecordedEvent[]>;
   /** Reads the global log in position order. */
@@ -109,6 +119,15 @@ export class WrongExpectedRevisionError extends Error {
   ) {
     super(`Append to ${streamId} expected revision ${String(expected)} but the stream is at ${String(actual)}`);
     this.name = 'WrongExpectedRevisionError';
+  }
+}
+
+/** A required event is not where the append said it must be (never committed, or rolled back): nothing was written. */
+export class RequiredEventMissingError extends Error {
+  readonly code = 'required_event_missing';
+  constructor(readonly required: EventPrecondition) {
+    super(`Append requires event ${required.eventId} at revision ${required.revision} of ${required.streamId}, which is not there`);
+    this.name = 'RequiredEventMissingError';
   }
 }
 

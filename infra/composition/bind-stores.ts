@@ -20,7 +20,7 @@ export const bindStores = (c: Container, config: CrestConfig, connections: Conne
       case 'eventstoredb':
         return openEventStoreDbBundle(config.ESDB_CONNECTION_STRING!);
       case 'sqlite':
-        return openSqliteBundle({ file: join(config.CREST_DATA_DIR, 'crest.sqlite'), synchronous: config.CREST_SQLITE_SYNCHRONOUS });
+        return openSqliteBundle({ file: join(config.CREST_DATA_DIR, 'crest.sqlite'), synchronous: config.CREST_SQLITE_SYNCHRONOUS, faultCommitPauseMs: config.CREST_SQLITE_FAULT_COMMIT_PAUSE_MS });
     }
   });
   c.bind(Tokens.EventStore).toDynamicValue((ctx) => ctx.get(Tokens.Stores).events);

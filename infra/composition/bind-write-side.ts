@@ -21,7 +21,7 @@ export const bindWriteSide = (c: Container, config: CrestConfig, connections: Co
         ...commandDeps(ctx),
         snapshots: ctx.get(Tokens.Snapshots),
         observer: ctx.get(Tokens.Metrics).writerObserver(ctx.get(Tokens.Logger)),
-        options: { maxBatch: config.CREST_WRITER_MAX_BATCH, snapshotEvery: config.CREST_SNAPSHOT_EVERY, maxConflictRetries: 5 },
+        options: { maxBatch: config.CREST_WRITER_MAX_BATCH, pipelineDepth: config.CREST_WRITER_PIPELINE_DEPTH, snapshotEvery: config.CREST_SNAPSHOT_EVERY, maxConflictRetries: 5 },
       }),
   );
   // cluster mode: commands travel over Kafka to the worker that owns the SKU; otherwise the writers are in this process

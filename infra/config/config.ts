@@ -26,6 +26,8 @@ export const ConfigSchema = z.object({
   CREST_NODE_ID: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/).optional(),
   KAFKA_BROKERS: z.string().regex(/^[^,\s]+(,[^,\s]+)*$/, 'a comma-separated list of host:port').default('127.0.0.1:9092'),
   CREST_SQLITE_SYNCHRONOUS: z.enum(['OFF', 'NORMAL', 'FULL', 'EXTRA']).default('FULL'),
+  // fault tests only: the writer thread holds each append transaction open this long before it commits
+  CREST_SQLITE_FAULT_COMMIT_PAUSE_MS: int(0, 60_000).default(0),
   CREST_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   CREST_ORDER_WAIT_MS: int(1, 60_000).default(2000),
   CREST_RESERVATION_TTL_MS: int(1000).default(900_000),
@@ -51,6 +53,7 @@ export const ConfigSchema = z.object({
   CREST_SAGA_TICK_MS: int(10, 60_000).default(250),
   CREST_SNAPSHOT_EVERY: int(1).default(1000),
   CREST_WRITER_MAX_BATCH: int(1, 100_000).default(2000),
+  CREST_WRITER_PIPELINE_DEPTH: int(1, 16).default(2),
   CREST_RATE_LIMIT_CUSTOMER_PER_SEC: int(0).default(20),
   CREST_RATE_LIMIT_GLOBAL_PER_SEC: int(0).default(0),
   CREST_MAX_EVENT_LOOP_DELAY_MS: int(0).default(1000),

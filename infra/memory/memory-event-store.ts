@@ -1,5 +1,7 @@
 import {
   matchesFilter,
+  RequiredEventMissingError,
+  type EventPrecondition,
   type AppendResult,
   type BatchHandler,
   type EventStore,
@@ -27,8 +29,9 @@ export class MemoryEventStore implements EventStore {
     return (await this.appendToStreams([{ streamId, events, expectedRevision }]))[0]!;
   }
 
-  async appendToStreams(appends: readonly StreamAppend[]): Promise<readonly AppendResult[]> {
+  async appendToStreams(appends: readonly StreamAppend[], requires: readonly EventPrecondition[] = []): Promise<readonly AppendResult[]> {
     this.assertOpen();
+    for (const r of requires) if (this.streams.get(r.streamId)?.[r.revision]?.id !== r.eventId) throw new RequiredEventMissingError(r);
     // every check and every record first, so a failure leaves the store unchanged
     const lengths = new Map<string, number>();
     const lengthOf = (streamId: string) => lengths.get(streamId) ?? this.streams.get(streamId)?.length ?? 0;

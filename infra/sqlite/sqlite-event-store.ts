@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
 import type {
   AppendResult,
+  EventPrecondition,
   BatchHandler,
   EventStore,
   EventToAppend,
@@ -14,12 +15,12 @@ import type {
   SubscribeOptions,
   Subscription,
 } from '../../domain/kernel/event-store';
-import { WrongExpectedRevisionError } from '../../domain/kernel/event-store';
+import { RequiredEventMissingError, WrongExpectedRevisionError } from '../../domain/kernel/event-store';
 import { categoryOf } from '../../domain/kernel/streams';
 import { AppendSignal, catchUpSubscription } from '../shared/catch-up-subscription';
 import { RecentEvents } from '../shared/recent-events';
 import { openSqlite, type SqliteOptions } from './sqlite-database';
-import { SqliteWriterThread, type SqliteWrites, type ThreadAppend } from './sqlite-writer-thread';
+import { SqliteWriterThread, type SqliteWrites, type ThreadAppend, type ThreadCaller, type ThreadRequirement } from './sqlite-writer-thread';
 
 /** A row in raw mode (an array in `columns` order): no object with eight named keys per row on replays of millions. */
 type EventRow = [position: number, streamId: string, revision: number, eventId: string, type: string, data: string, metadata: string, created: string];
@@ -79,6 +80,7 @@ const columns = 'position, stream_id, revision, event_id, type, data, metadata, 
 /** One caller's append: one stream, or several that commit together. */
 interface PendingAppend {
   readonly appends: readonly StreamAppend[];
+  readonly requires: readonly EventPrecondition[];
   readonly resolve: (results: readonly AppendResult[]) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -88,6 +90,8 @@ export interface SqliteEventStoreOptions extends SqliteOptions {
   readonly idlePollMs?: number;
   /** How many of this process's latest events followers may read without reading them back from the file. */
   readonly recentEvents?: number;
+  /** Fault tests only: the writer thread holds each append transaction open this long before committing. */
+  readonly faultCommitPauseMs?: number;
 }
 
 /**
@@ -117,7 +121,7 @@ export class SqliteEventStore implements EventStore {
 
   constructor(options: SqliteEventStoreOptions) {
     this.db = openSqlite(options);
-    this.writer = new SqliteWriterThread({ file: options.file, synchronous: options.synchronous });
+    this.writer = new SqliteWriterThread({ file: options.file, synchronous: options.synchronous, faultCommitPauseMs: options.faultCommitPauseMs });
     this.writes = this.writer;
     this.idlePollMs = options.idlePollMs ?? 100;
     this.recent = new RecentEvents(options.recentEvents ?? 100_000);
@@ -136,9 +140,9 @@ export class SqliteEventStore implements EventStore {
    * loop) share the next transaction and so one fsync. Each keeps its own expected-revision checks and result, and
    * each resolves only after the commit.
    */
-  appendToStreams(appends: readonly StreamAppend[]): Promise<readonly AppendResult[]> {
+  appendToStreams(appends: readonly StreamAppend[], requires: readonly EventPrecondition[] = []): Promise<readonly AppendResult[]> {
     return new Promise<readonly AppendResult[]>((resolve, reject) => {
-      this.pending.push({ appends, resolve, reject });
+      this.pending.push({ appends, requires, resolve, reject });
       if (!this.flushScheduled && !this.committing) {
         this.flushScheduled = true;
         setImmediate(() => this.flushAppends());
@@ -151,8 +155,11 @@ export class SqliteEventStore implements EventStore {
     if (this.committing || this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
-    const callers = batch.map((p) =>
-      p.appends.map((a): ThreadAppend => [a.streamId, categoryOf(a.streamId), a.expectedRevision, a.events.map((e) => [e.id, e.type, JSON.stringify(e.data), JSON.stringify(e.metadata)])]),
+    const callers = batch.map(
+      (p): ThreadCaller => [
+        p.appends.map((a): ThreadAppend => [a.streamId, categoryOf(a.streamId), a.expectedRevision, a.events.map((e) => [e.id, e.type, JSON.stringify(e.data), JSON.stringify(e.metadata)])]),
+        p.requires.map((r): ThreadRequirement => [r.streamId, r.revision, r.eventId]),
+      ],
     );
     this.committing = this.writer.append(callers).then(
       ({ created, callers: results }) => {
@@ -161,11 +168,16 @@ export class SqliteEventStore implements EventStore {
         batch.forEach((p, i) => {
           const result = results[i]!;
           if (!result.ok) {
+            if ('missing' in result) {
+              const [streamId, revision, eventId] = result.missing;
+              p.reject(new RequiredEventMissingError({ streamId, revision, eventId }));
+              return;
+            }
             const { streamId, expected, actual } = result.conflict;
             p.reject(new WrongExpectedRevisionError(streamId, expected, actual));
             return;
           }
-          callers[i]!.forEach(([streamId, , , events], s) => {
+          callers[i]![0].forEach(([streamId, , , events], s) => {
             const [revision, position] = result.streams[s]!;
             // kept as written: what a caller does to its objects afterwards changes nothing a follower reads
             events.forEach(([id, type, data, metadata], e) => {

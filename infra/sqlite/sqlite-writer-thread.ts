@@ -24,9 +24,16 @@ export const onThisThread = (db: Database.Database): SqliteWrites => {
 /** One stream's part of a caller's append, as the writer thread takes it: JSON already made on this thread. */
 export type ThreadAppend = [streamId: string, category: string, expected: ExpectedRevision, events: Array<[id: string, type: string, data: string, metadata: string]>];
 
+/** An event that must be in the log for the caller's append to go ahead. */
+export type ThreadRequirement = [streamId: string, revision: number, eventId: string];
+
+/** One caller: its streams, which commit together, and the events they require. */
+export type ThreadCaller = [appends: readonly ThreadAppend[], requires: readonly ThreadRequirement[]];
+
 export type ThreadCallerResult =
   | { readonly ok: true; readonly streams: ReadonlyArray<[nextExpectedRevision: number, lastPosition: number]> }
-  | { readonly ok: false; readonly conflict: { readonly streamId: string; readonly expected: ExpectedRevision; readonly actual: number | 'no_stream' } };
+  | { readonly ok: false; readonly conflict: { readonly streamId: string; readonly expected: ExpectedRevision; readonly actual: number | 'no_stream' } }
+  | { readonly ok: false; readonly missing: ThreadRequirement };
 
 type Reply = { id: number; ok: true; created?: string; callers?: ThreadCallerResult[] } | { id: number; ok: false; error: { message: string; code?: string } };
 
@@ -45,7 +52,7 @@ export class SqliteWriterThread implements SqliteWrites {
   private readonly waiting = new Map<number, { resolve: (reply: Reply & { ok: true }) => void; reject: (error: unknown) => void }>();
   private closing = false;
 
-  constructor(private readonly options: { readonly file: string; readonly synchronous: SqliteSynchronous; readonly busyTimeoutMs?: number }) {
+  constructor(private readonly options: { readonly file: string; readonly synchronous: SqliteSynchronous; readonly busyTimeoutMs?: number; readonly faultCommitPauseMs?: number }) {
     this.worker = this.spawn();
   }
 
@@ -56,7 +63,7 @@ export class SqliteWriterThread implements SqliteWrites {
    */
   private spawn(): Worker {
     const worker = new Worker(join(__dirname, 'sqlite-writer.worker.cjs'), {
-      workerData: { file: this.options.file, synchronous: this.options.synchronous, busyTimeoutMs: this.options.busyTimeoutMs ?? 5000 },
+      workerData: { file: this.options.file, synchronous: this.options.synchronous, busyTimeoutMs: this.options.busyTimeoutMs ?? 5000, faultCommitPauseMs: this.options.faultCommitPauseMs ?? 0 },
     });
     worker.on('message', (reply: Reply) => {
       const waiter = this.waiting.get(reply.id);
@@ -75,7 +82,7 @@ export class SqliteWriterThread implements SqliteWrites {
     return worker;
   }
 
-  async append(callers: ReadonlyArray<readonly ThreadAppend[]>): Promise<{ created: string; callers: readonly ThreadCallerResult[] }> {
+  async append(callers: readonly ThreadCaller[]): Promise<{ created: string; callers: readonly ThreadCallerResult[] }> {
     const reply = await this.send({ kind: 'append', callers });
     return { created: reply.created!, callers: reply.callers! };
   }

@@ -17,6 +17,15 @@ const upsertHead = db.prepare(
   'INSERT INTO streams (stream_id, revision, position) VALUES (?, ?, ?) ON CONFLICT (stream_id) DO UPDATE SET revision = excluded.revision, position = excluded.position',
 );
 
+const eventAt = db.prepare('SELECT event_id FROM events WHERE stream_id = ? AND revision = ?').pluck();
+
+class Missing extends Error {
+  constructor(requirement) {
+    super('required event missing');
+    this.missing = requirement;
+  }
+}
+
 class Conflict extends Error {
   constructor(streamId, expected, actual) {
     super('wrong expected revision');
@@ -51,17 +60,28 @@ const appendOne = (append, created) => {
 };
 
 // a savepoint per caller: its streams commit together, and a failed check undoes only them
-const caller = db.transaction((appends, created) => appends.map((a) => appendOne(a, created)));
-const group = db.transaction((callers, created) =>
-  callers.map((appends) => {
+const caller = db.transaction((appends, requires, created) => {
+  for (const requirement of requires) {
+    const [streamId, revision, eventId] = requirement;
+    if (eventAt.get(streamId, revision) !== eventId) throw new Missing(requirement);
+  }
+  return appends.map((a) => appendOne(a, created));
+});
+const pause = workerData.faultCommitPauseMs > 0 ? new Int32Array(new SharedArrayBuffer(4)) : undefined;
+const group = db.transaction((callers, created) => {
+  const results = callers.map(([appends, requires]) => {
     try {
-      return { ok: true, streams: caller(appends, created) };
+      return { ok: true, streams: caller(appends, requires, created) };
     } catch (error) {
       if (error instanceof Conflict) return { ok: false, conflict: error.conflict };
+      if (error instanceof Missing) return { ok: false, missing: error.missing };
       throw error;
     }
-  }),
-);
+  });
+  // fault tests only: every row is written, nothing is committed yet
+  if (pause) Atomics.wait(pause, 0, 0, workerData.faultCommitPauseMs);
+  return results;
+});
 
 const statements = new Map();
 const run = (sql, params) => {

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import {
+  RequiredEventMissingError,
   WrongExpectedRevisionError,
   type EventStore,
   type EventToAppend,
@@ -188,6 +189,60 @@ export const eventStoreContract = (name: string, harness: EventStoreHarness): vo
         expect([failed.status, beside.status]).to.deep.equal(['rejected', 'fulfilled']);
         expect(revisions(await store.readStream(c))).to.deep.equal([0]);
         expect(await store.readStream(a)).to.deep.equal([]);
+      });
+    });
+
+    describe('appending on the condition that other events are in the log (stores with multi-stream transactions)', () => {
+      it('appends when every required event is there, also when it is still on its way in the same commit', async function () {
+        if (!store.appendToStreams) return this.skip();
+        const category = newCategory();
+        const [a, b, order] = [streamIn(category), streamIn(category), streamIn(category)];
+        const [fromA, fromB] = [newEvents(1), newEvents(1)];
+        await store.appendToStream(a, fromA, 'no_stream');
+        // b's event is not committed yet when the dependent append is made: both go to the store in the same turn
+        const [bDone, dependent] = await Promise.all([
+          store.appendToStream(b, fromB, 'no_stream'),
+          store.appendToStreams([{ streamId: order, events: newEvents(1), expectedRevision: 'no_stream' }], [
+            { streamId: a, revision: 0, eventId: fromA[0]!.id },
+            { streamId: b, revision: 0, eventId: fromB[0]!.id },
+          ]),
+        ]);
+        expect(dependent[0]!.nextExpectedRevision).to.equal(0);
+        expect(dependent[0]!.position).to.be.greaterThan(bDone.position);
+      });
+
+      it('writes nothing when a required event is missing, or another event is at its revision, and names it', async function () {
+        if (!store.appendToStreams) return this.skip();
+        const category = newCategory();
+        const [a, order] = [streamIn(category), streamIn(category)];
+        await store.appendToStream(a, newEvents(1), 'no_stream');
+        const head = await store.headPosition();
+        for (const required of [
+          { streamId: a, revision: 0, eventId: newEvent('X').id },
+          { streamId: a, revision: 1, eventId: newEvent('Y').id },
+          { streamId: streamIn(category), revision: 0, eventId: newEvent('Z').id },
+        ]) {
+          const error = await rejectionOf(store.appendToStreams([{ streamId: order, events: newEvents(1), expectedRevision: 'no_stream' }], [required]));
+          expect(error).to.be.instanceOf(RequiredEventMissingError);
+          expect(error).to.deep.include({ code: 'required_event_missing', required });
+        }
+        expect(await store.readStream(order)).to.deep.equal([]);
+        expect(await store.headPosition()).to.equal(head);
+      });
+
+      it('writes nothing when the required event was in a commit that failed its own check', async function () {
+        if (!store.appendToStreams) return this.skip();
+        const category = newCategory();
+        const [a, order] = [streamIn(category), streamIn(category)];
+        await store.appendToStream(a, newEvents(1), 'no_stream');
+        const doomed = newEvents(1);
+        const [first, dependent] = await Promise.allSettled([
+          store.appendToStream(a, doomed, 'no_stream'),
+          store.appendToStreams([{ streamId: order, events: newEvents(1), expectedRevision: 'no_stream' }], [{ streamId: a, revision: 1, eventId: doomed[0]!.id }]),
+        ]);
+        expect([first.status, dependent.status]).to.deep.equal(['rejected', 'rejected']);
+        expect((dependent as PromiseRejectedResult).reason).to.be.instanceOf(RequiredEventMissingError);
+        expect(await store.readStream(order)).to.deep.equal([]);
       });
     });
 

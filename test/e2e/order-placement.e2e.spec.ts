@@ -70,4 +70,53 @@ describe('order placement reads nothing for a new order', function () {
     expect(await stockFromLog(store, 'NOREAD-5')).to.include({ reserved: 1 });
     expect(await stockFromLog(store, 'NOREAD-6')).to.include({ reserved: 0, available: 10 });
   });
+
+  it('commits an order of several lines with its reservations (one commit), reading nothing', async () => {
+    // given three SKUs whose writers are idle
+    const skus = ['MULTI-1', 'MULTI-2', 'MULTI-3'];
+    for (const sku of skus) await seedProduct(crest, sku, 100);
+    orderReads.length = 0;
+    // when orders of two and three lines are placed one after another
+    const placed = [];
+    for (let i = 0; i < 6; i++) placed.push(await place(`multi-order-${i}`, skus.slice(0, 2 + (i % 2)).map((sku) => ({ sku, quantity: 1 }))));
+    // then each is placed without a read, and its OrderPlaced was committed together with every one of its reservations
+    expect(placed.map((r) => r.status)).to.deep.equal(placed.map(() => 201));
+    expect(orderReads).to.deep.equal([]);
+    const log = await store.readAll({ filter: { eventTypes: ['StockReserved', 'OrderPlaced'] } });
+    for (const r of placed) {
+      const events = log.filter((e) => (e.data as { orderId?: string }).orderId === r.body.orderId);
+      expect(events.map((e) => e.type)).to.have.members([...Array.from({ length: events.length - 1 }, () => 'StockReserved'), 'OrderPlaced']);
+      expect(new Set(events.map((e) => e.created)).size, `${r.body.orderId}: one commit`).to.equal(1);
+    }
+    for (const sku of skus) expectStockInvariant(await stockFromLog(store, sku));
+  });
+
+  it('never commits an order of several lines before all its reservations, when the writers are busy', async () => {
+    // given three SKUs
+    const skus = ['BUSY-1', 'BUSY-2', 'BUSY-3'];
+    for (const sku of skus) await seedProduct(crest, sku, 1000);
+    // when many orders of one to three lines arrive at once
+    const placed = await Promise.all(Array.from({ length: 60 }, (_, i) => place(`busy-order-${i}`, skus.slice(i % 3, 1 + (i % 3) + (i % 2) * 2).map((sku) => ({ sku, quantity: 1 })))));
+    expect(placed.map((r) => r.status)).to.deep.equal(placed.map(() => 201));
+    // then every order's reservations are in the log, none after its OrderPlaced
+    const log = await store.readAll({ filter: { eventTypes: ['StockReserved', 'OrderPlaced'] } });
+    for (const r of placed) {
+      const events = log.filter((e) => (e.data as { orderId?: string }).orderId === r.body.orderId);
+      const order = events.find((e) => e.type === 'OrderPlaced')!;
+      const reservations = events.filter((e) => e.type === 'StockReserved');
+      expect(reservations.length).to.equal((order.data as { lines: unknown[] }).lines.length);
+      expect(Math.max(...reservations.map((e) => e.position))).to.be.lessThan(order.position);
+    }
+    for (const sku of skus) expectStockInvariant(await stockFromLog(store, sku));
+  });
+
+  it('refuses an order of several lines when one is sold out, and holds nothing for it', async () => {
+    await seedProduct(crest, 'MULTI-PLENTY', 10);
+    await seedProduct(crest, 'MULTI-GONE', 1);
+    expect((await place('multi-takes-last', [{ sku: 'MULTI-GONE', quantity: 1 }], 'first-comer')).status).to.equal(201);
+    const refused = await place('multi-too-late', [{ sku: 'MULTI-PLENTY', quantity: 2 }, { sku: 'MULTI-GONE', quantity: 1 }]);
+    expect([refused.status, refused.body.code]).to.deep.equal([409, 'out_of_stock']);
+    expect(await stockFromLog(store, 'MULTI-PLENTY')).to.include({ reserved: 0, available: 10 });
+    expectStockInvariant(await stockFromLog(store, 'MULTI-GONE'));
+  });
 });

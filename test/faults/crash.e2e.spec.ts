@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -7,6 +8,7 @@ import { deriveOrderId } from '../../commands/orders/order-identity';
 import { streamName } from '../../domain/kernel/streams';
 import { SqliteEventStore } from '../../infra/sqlite/sqlite-event-store';
 import { expectStockInvariant, stockFromLog } from '../support/stock';
+import { waitFor } from '../support/wait-for';
 
 const crestBin = resolve(__dirname, '../../bin/crest');
 const ADMIN = 'crash-test-admin-token-0123';
@@ -20,10 +22,10 @@ interface Running {
 }
 
 /** `crest start` in a process of its own, over `dataDir`; resolves once it prints where it listens. */
-const start = (dataDir: string): Promise<Running> =>
+const start = (dataDir: string, env: Record<string, string> = {}): Promise<Running> =>
   new Promise((resolveStart, reject) => {
     const child = spawn(crestBin, ['start'], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', CREST_DATA_DIR: dataDir, CREST_ADMIN_TOKEN: ADMIN, CREST_LOG_LEVEL: 'warn', CREST_RATE_LIMIT_CUSTOMER_PER_SEC: '0' },
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', CREST_DATA_DIR: dataDir, CREST_ADMIN_TOKEN: ADMIN, CREST_LOG_LEVEL: 'warn', CREST_RATE_LIMIT_CUSTOMER_PER_SEC: '0', ...env },
     });
     let out = '';
     const exited = new Promise<void>((done) => child.once('exit', () => done()));
@@ -112,6 +114,80 @@ describe('fault: crest start is killed with SIGKILL mid-sale', function () {
       // a one-line order commits its reservation and its OrderPlaced together; only a two-line order cut between its
       // two steps may leave a reservation without an order, and its TTL gives that stock back
       expect(orphans.filter((o) => o.lines !== 2)).to.deep.equal([]);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('fault: crest start is killed with SIGKILL while its writer thread is inside a commit', function () {
+  this.timeout(120_000);
+  let dataDir: string;
+  before(() => (dataDir = mkdtempSync(join(tmpdir(), 'crest-crash-commit-'))));
+  after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  /** True while another connection holds the write lock: the writer thread is between BEGIN IMMEDIATE and COMMIT. */
+  const insideCommit = (file: string): boolean => {
+    const probe = new Database(file, { timeout: 0 });
+    try {
+      probe.exec('BEGIN IMMEDIATE');
+      probe.exec('ROLLBACK');
+      return false;
+    } catch (error) {
+      if ((error as { code?: string }).code === 'SQLITE_BUSY') return true;
+      throw error;
+    } finally {
+      probe.close();
+    }
+  };
+
+  it('keeps every acknowledged order and nothing of the commit it cut: no order, no reservation, no stock moved', async () => {
+    // given a Crest whose writer thread holds each commit open for 1.5 s (every row written, nothing committed)
+    const file = join(dataDir, 'crest.sqlite');
+    const first = await start(dataDir, { CREST_SQLITE_FAULT_COMMIT_PAUSE_MS: '1500' });
+    const admin = { authorization: `Bearer ${ADMIN}` };
+    await call(first.url, 'PUT', '/v1/products/MIDCOMMIT', { name: 'MIDCOMMIT', category: 'crash', priceCents: 1000 }, admin);
+    await call(first.url, 'POST', '/v1/inventory/MIDCOMMIT/receipts', { quantity: 50, receiptId: 'seed-midcommit' }, admin);
+    const before = await call(first.url, 'POST', '/v1/orders', { customerId: 'mid-0', lines: [{ sku: 'MIDCOMMIT', quantity: 1 }] }, { 'idempotency-key': 'mid-commit-before' });
+    expect(before.status).to.equal(201);
+
+    // when 10 orders are in one commit and the process is killed while the thread is inside it
+    const cut = Array.from({ length: 10 }, (_, i) =>
+      call(first.url, 'POST', '/v1/orders', { customerId: `mid-${i}`, lines: [{ sku: 'MIDCOMMIT', quantity: 2 }] }, { 'idempotency-key': `mid-commit-cut-${i}` }).catch(() => ({ status: 0, body: undefined })),
+    );
+    // held for 300 ms on end: an append group (paused), not a checkpoint or snapshot write (milliseconds)
+    let heldSince: number | undefined;
+    await waitFor(
+      () => {
+        heldSince = insideCommit(file) ? (heldSince ?? Date.now()) : undefined;
+        return heldSince !== undefined && Date.now() - heldSince >= 300;
+      },
+      20_000,
+      'the writer thread to be inside a commit',
+    );
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const answers = await Promise.all(cut);
+    expect(answers.map((a) => a.status), 'nothing of the cut commit was acknowledged').to.deep.equal(answers.map(() => 0));
+
+    // then after a restart, the order acknowledged before is there, and none of the cut ones is
+    const second = await start(dataDir);
+    try {
+      expect((await call(second.url, 'GET', `/v1/orders/${String(before.body!.orderId)}`)).body?.status).to.equal('awaiting_payment');
+      for (let i = 0; i < 10; i++) {
+        const r = await call(second.url, 'GET', `/v1/orders/${deriveOrderId(`mid-${i}`, `mid-commit-cut-${i}`)}`);
+        expect(r.status, `order ${i} of the cut commit`).to.equal(404);
+      }
+    } finally {
+      second.child.kill('SIGTERM');
+      await second.exited;
+    }
+    // and the stock holds exactly the one acknowledged reservation
+    const store = new SqliteEventStore({ file, synchronous: 'FULL' });
+    try {
+      const stock = await stockFromLog(store, 'MIDCOMMIT');
+      expect(stock).to.include({ received: 50, reserved: 1, available: 49 });
+      expectStockInvariant(stock);
     } finally {
       await store.close();
     }

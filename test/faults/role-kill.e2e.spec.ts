@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import { expectNoRoleRestarted, expectReadModelsEqualLog, expectRelayDeliveredLog, reportAndCheckClients, useFaultCluster } from '../support/fault-cluster';
 import { checkSaleEnd, FaultSale, waitForPaidOrders } from '../support/fault-sale';
-import { waitFor } from '../support/wait-for';
 
 const STOCK = 3000;
 const HANG_BOUND_MS = 10_000;
