@@ -26,11 +26,8 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_by_category ON events (category, position);
 -- no index on type: it cost ~15% of hot-SKU append throughput, and a type filter is an analyst's sequential export
 DROP INDEX IF EXISTS events_by_type;
-CREATE TABLE IF NOT EXISTS streams (
-  stream_id TEXT PRIMARY KEY,
-  revision  INTEGER NOT NULL,
-  position  INTEGER NOT NULL
-) WITHOUT ROWID;
+-- stream heads come from the (stream_id, revision) index; a table of heads cost a second random B-tree write per new stream
+DROP TABLE IF EXISTS streams;
 CREATE TABLE IF NOT EXISTS checkpoints (
   name     TEXT PRIMARY KEY,
   position INTEGER NOT NULL

@@ -115,7 +115,8 @@ export class SqliteEventStore implements EventStore {
   private readonly recent: RecentEvents;
   private pending: PendingAppend[] = [];
   private flushScheduled = false;
-  private committing: Promise<void> | undefined;
+  /** Groups sent to the writer thread and not answered yet, in the order sent. */
+  private readonly inFlight = new Set<Promise<void>>();
   /** When the file last had nothing past the end of this process's recent commits. */
   private fileLookedAt: { end: number; at: number } | undefined;
 
@@ -136,14 +137,15 @@ export class SqliteEventStore implements EventStore {
   }
 
   /**
-   * Group commit across streams: appends that arrive while a commit is in flight (or in the same turn of the event
-   * loop) share the next transaction and so one fsync. Each keeps its own expected-revision checks and result, and
-   * each resolves only after the commit.
+   * Group commit across streams: appends made in the same turn of the event loop go to the writer thread as one group,
+   * without waiting for the groups before it; the thread commits every group that queued up while it was busy in
+   * one transaction, so one fsync. Each caller keeps its own expected-revision checks and result, and each resolves
+   * only after the commit.
    */
   appendToStreams(appends: readonly StreamAppend[], requires: readonly EventPrecondition[] = []): Promise<readonly AppendResult[]> {
     return new Promise<readonly AppendResult[]>((resolve, reject) => {
       this.pending.push({ appends, requires, resolve, reject });
-      if (!this.flushScheduled && !this.committing) {
+      if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(() => this.flushAppends());
       }
@@ -152,7 +154,7 @@ export class SqliteEventStore implements EventStore {
 
   private flushAppends(): void {
     this.flushScheduled = false;
-    if (this.committing || this.pending.length === 0) return;
+    if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
     const callers = batch.map(
@@ -161,7 +163,7 @@ export class SqliteEventStore implements EventStore {
         p.requires.map((r): ThreadRequirement => [r.streamId, r.revision, r.eventId]),
       ],
     );
-    this.committing = this.writer.append(callers).then(
+    const committing: Promise<void> = this.writer.append(callers).then(
       ({ created, callers: results }) => {
         // the callers ran one after another in one transaction, so their events are in position order
         const committed: RecordedEvent[] = [];
@@ -194,11 +196,8 @@ export class SqliteEventStore implements EventStore {
         for (const p of batch) p.reject(error);
       },
     );
-    void this.committing.finally(() => {
-      this.committing = undefined;
-      // what arrived during the commit goes now, as one group
-      this.flushAppends();
-    });
+    this.inFlight.add(committing);
+    void committing.finally(() => this.inFlight.delete(committing));
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<readonly RecordedEvent[]> {
@@ -249,9 +248,9 @@ export class SqliteEventStore implements EventStore {
 
   async close(): Promise<void> {
     // appends already accepted are committed, not dropped
-    while (this.committing || this.pending.length > 0) {
+    while (this.inFlight.size > 0 || this.pending.length > 0) {
       this.flushAppends();
-      await this.committing;
+      await Promise.allSettled([...this.inFlight]);
     }
     this.signal.notify();
     await this.writer.close();
