@@ -173,6 +173,11 @@ export const hotSkuHttp: Scenario = {
         bench.metric({ id: 'drift', label: 'crest closed goodput, last round / first round', unit: 'x', role: 'crest', chart: 'none' });
         bench.once('drift', rounds[rounds.length - 1]! / rounds[0]!);
         bench.target('last round within 10% of the first', 'drift', '>=', 0.9, 'x');
+        // the no-op runs in the same process on the same machine: if it fell as much, the fall is not Crest's
+        const baseline = bench.series('noop');
+        bench.metric({ id: 'driftVsNoop', label: 'crest/no-op, last round / first round', unit: 'x', role: 'crest', chart: 'none' });
+        bench.once('driftVsNoop', rounds[rounds.length - 1]! / baseline[baseline.length - 1]! / (rounds[0]! / baseline[0]!));
+        bench.note(`per-round closed goodput, crest: ${rounds.map((r) => Math.round(r)).join(', ')}; no-op: ${baseline.map((r) => Math.round(r)).join(', ')} req/s`);
       }
       bench.target(`p99 at ${LOAD_FRACTION * 100}% of the no-op rate (open model)`, 'crestP99AtNoop', '<=', 10, 'ms');
       bench.once('oversold', oversold + (created > held ? created - held : 0));
