@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Real Redis, Kafka (KRaft) and FerretDB servers on this machine, without Docker.
+# Real Redis, Kafka (KRaft), FerretDB and PostgreSQL servers on this machine, without Docker.
 #
-#   bash infra/local/services.sh up|down|status|logs [redis|kafka|ferretdb|all]
+#   bash infra/local/services.sh up|down|status|logs [redis|kafka|ferretdb|postgresql|all]
 #
 # Everything binds to 127.0.0.1. State (data, logs, pid files, jars, binaries) lives under .crest-local/ in the repo
 # root; Maven and Go keep their usual caches (~/.m2, ~/go, ~/.cache/go-build). See infra/local/README.md.
@@ -16,6 +16,7 @@ REDIS_PORT="${CREST_LOCAL_REDIS_PORT:-6379}"
 KAFKA_PORT="${CREST_LOCAL_KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${CREST_LOCAL_KAFKA_CONTROLLER_PORT:-9093}"
 FERRETDB_PORT="${CREST_LOCAL_FERRETDB_PORT:-27017}"
+POSTGRESQL_PORT="${CREST_LOCAL_POSTGRESQL_PORT:-5432}"
 START_TIMEOUT="${CREST_LOCAL_START_TIMEOUT:-120}"   # seconds to wait for each server to answer
 
 KAFKA_VERSION="${CREST_LOCAL_KAFKA_VERSION:-4.1.1}"
@@ -26,12 +27,13 @@ FERRETDB_VERSION=v1.24.0      # last 1.x: 2.x needs PostgreSQL with the Document
 REDIS_DIR="$STATE/redis"
 KAFKA_DIR="$STATE/kafka"
 FERRETDB_DIR="$STATE/ferretdb"
+POSTGRESQL_DIR="$STATE/postgresql"
 
 log() { printf '[crest-local] %s\n' "$*"; }
 warn() { printf '[crest-local] WARNING: %s\n' "$*" >&2; }
 die() { printf '[crest-local] ERROR: %s\n' "$*" >&2; exit 1; }
 
-for port_var in REDIS_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT FERRETDB_PORT START_TIMEOUT; do
+for port_var in REDIS_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT FERRETDB_PORT POSTGRESQL_PORT START_TIMEOUT; do
   [[ "${!port_var}" =~ ^[0-9]+$ ]] || die "$port_var must be a number, got '${!port_var}'"
 done
 
@@ -503,11 +505,271 @@ ferretdb_status() {
   return 1
 }
 
+# ---------------------------------------------------------------------------------------------------- postgresql
+
+# Debian's server binaries (apt-get install postgresql), not the pg_wrapper/psql symlinks in /usr/bin or /usr/local/bin.
+PG_LIBDIR=/usr/lib/postgresql
+# Absolute and canonical: pg_ctl runs from /, and postmaster.pid records the data directory canonicalized.
+POSTGRESQL_DIR="$(realpath -m -- "$POSTGRESQL_DIR")"
+PG_DATA="$POSTGRESQL_DIR/data"
+PG_LOG="$POSTGRESQL_DIR/postgresql.log"
+PG_ROLE=crest                 # superuser created by initdb (trust auth, 127.0.0.1 only)
+PG_DB=crest
+PG_FALLBACK_USER=crest-pg     # system user created when running as root and there is no 'postgres' user
+
+# The bin directory to use: the one matching an existing data directory's PG_VERSION if it is installed, else the
+# newest /usr/lib/postgresql/<version>/bin that has a postgres binary. Prints nothing and returns 1 if none.
+postgresql_bindir() {
+  local want="" d
+  [[ -r "$PG_DATA/PG_VERSION" ]] && want="$(tr -dc '0-9.' <"$PG_DATA/PG_VERSION")"
+  if [[ -n "$want" && -x "$PG_LIBDIR/$want/bin/postgres" ]]; then
+    printf '%s' "$PG_LIBDIR/$want/bin"
+    return 0
+  fi
+  d="$(find "$PG_LIBDIR" -mindepth 3 -maxdepth 3 -path "$PG_LIBDIR/*/bin/postgres" -perm -u+x 2>/dev/null | sort -V | tail -n 1)"
+  [[ -n "$d" ]] || return 1
+  printf '%s' "${d%/postgres}"
+}
+
+# "15.18" from "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)".
+pg_server_version() { "$1/postgres" --version | sed -n 's/.*(PostgreSQL) \([^ ]*\).*/\1/p'; }
+
+# Client tools (psql, pg_isready) from the same bin directory; they run as the calling user (root is fine for clients).
+pg_client() {
+  local tool="$1" bindir
+  shift
+  bindir="$(postgresql_bindir)" || { echo "PostgreSQL is not installed under $PG_LIBDIR"; return 1; }
+  "$bindir/$tool" "$@"
+}
+pg_psql() { pg_client psql -X -q -v ON_ERROR_STOP=1 -At -h "$HOST" -p "$POSTGRESQL_PORT" -U "$PG_ROLE" "$@"; }
+
+# The OS user that owns the data directory and runs initdb/pg_ctl/postgres. PostgreSQL refuses to run as root: as root
+# this is the existing data directory's owner, else 'postgres', else the system user crest-pg (created when CREATE=1).
+postgresql_os_user() {
+  local create="${1:-0}" owner
+  if [[ "$(id -u)" != 0 ]]; then
+    id -un
+    return 0
+  fi
+  if [[ -d "$PG_DATA" ]]; then
+    owner="$(stat -c %U "$PG_DATA")"
+    if [[ "$owner" != root && "$owner" != UNKNOWN ]] && id -u "$owner" >/dev/null 2>&1; then
+      printf '%s' "$owner"
+      return 0
+    fi
+  fi
+  if id -u postgres >/dev/null 2>&1; then
+    printf '%s' postgres
+    return 0
+  fi
+  if ! id -u "$PG_FALLBACK_USER" >/dev/null 2>&1; then
+    ((create)) || return 1
+    command -v useradd >/dev/null 2>&1 || die "postgresql: running as root, there is no 'postgres' user, and useradd is missing to create $PG_FALLBACK_USER"
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$PG_FALLBACK_USER" >&2 ||
+      die "postgresql: useradd --system $PG_FALLBACK_USER failed"
+    log "postgresql: created system user $PG_FALLBACK_USER to run the server (PostgreSQL refuses to run as root)" >&2
+  fi
+  printf '%s' "$PG_FALLBACK_USER"
+}
+
+# Run a server-side command (initdb, pg_ctl) as USER: directly when we are that user, through runuser when root. Runs
+# from / so the unprivileged user never needs access to the caller's working directory.
+pg_as() {
+  local user="$1"
+  shift
+  if [[ "$(id -u)" == 0 && "$user" != root ]]; then
+    (cd / && runuser -u "$user" -- "$@")
+  else
+    (cd / && "$@")
+  fi
+}
+
+# Print the postmaster's pid if $PG_DATA/postmaster.pid names a live postgres serving THIS data directory (line 1 is
+# the pid, line 2 the data directory; the command line must mention it too). Uses /proc, not kill -0, so it also works
+# when the server runs as another user. Returns 1 otherwise.
+postgresql_live_pid() {
+  local pidfile="$PG_DATA/postmaster.pid" pid dir
+  [[ -r "$pidfile" ]] || return 1
+  pid="$(sed -n 1p "$pidfile" | tr -dc '0-9')"
+  dir="$(sed -n 2p "$pidfile")"
+  [[ -n "$pid" && -d "/proc/$pid" && "$dir" == "$PG_DATA" ]] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-D $PG_DATA" || return 1
+  printf '%s' "$pid"
+}
+
+# If postmaster.pid is left over from a server that is gone (or its pid now belongs to a non-postgres process), remove
+# it. A live postgres named in it that postgresql_live_pid does not recognise is left alone (the file is the data
+# directory's lock): fatal for 'up', a warning for 'down' (so 'down all' still stops the other servers).
+postgresql_clear_stale_pidfile() {
+  local on_live="$1" pidfile="$PG_DATA/postmaster.pid" pid msg
+  [[ -e "$pidfile" ]] || return 0
+  pid="$(sed -n 1p "$pidfile" | tr -dc '0-9')"
+  if [[ -n "$pid" && "$(cat "/proc/$pid/comm" 2>/dev/null)" == postgres ]]; then
+    msg="postgresql: $pidfile names a running postgres (pid $pid) that this script did not start; stop it yourself (pg_ctl stop -D $PG_DATA)"
+    [[ "$on_live" == die ]] && die "$msg"
+    warn "$msg"
+    return 0
+  fi
+  log "postgresql: removing stale pid file $pidfile"
+  rm -f "$pidfile"
+}
+
+postgresql_check() {
+  local out
+  out="$(pg_client pg_isready -h "$HOST" -p "$POSTGRESQL_PORT" -U "$PG_ROLE" -d "$PG_DB" -t 3 2>&1)" || { echo "$out"; return 1; }
+  out="$(pg_psql -d "$PG_DB" -c 'select 1' -c 'show server_version' 2>&1)" || { echo "$out"; return 1; }
+  [[ "$(sed -n 1p <<<"$out")" == 1 ]] || { echo "unexpected reply to select 1: $out"; return 1; }
+  echo "select 1 ok, server_version=$(sed -n 2p <<<"$out" | awk '{print $1}')"
+}
+
+# Readiness during 'up': once the server accepts connections, create the crest database if missing, then the check.
+postgresql_ready() {
+  local out created=""
+  out="$(pg_client pg_isready -h "$HOST" -p "$POSTGRESQL_PORT" -U "$PG_ROLE" -d postgres -t 3 2>&1)" || { echo "$out"; return 1; }
+  out="$(pg_psql -d postgres -c "select 1 from pg_database where datname = '$PG_DB'" 2>&1)" || { echo "$out"; return 1; }
+  if [[ "$out" != 1 ]]; then
+    out="$(pg_psql -d postgres -c "create database $PG_DB" 2>&1)" || { echo "$out"; return 1; }
+    created="created database $PG_DB; "
+  fi
+  out="$(postgresql_check)" || { echo "$out"; return 1; }
+  echo "$created$out"
+}
+
+postgresql_install() {
+  postgresql_bindir >/dev/null && return 0
+  command -v apt-get >/dev/null 2>&1 || die "postgresql: no $PG_LIBDIR/*/bin/postgres and apt-get is not available to install it"
+  log "postgresql: no server under $PG_LIBDIR; installing Debian's postgresql with apt-get (apt-get update first)"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  # Keep the package from starting its own 'main' cluster on 5432: policy-rc.d exit 101 = "don't start".
+  local policy=/usr/sbin/policy-rc.d added_policy=0
+  if [[ ! -e "$policy" ]]; then
+    as_root sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod 755 $policy"
+    added_policy=1
+  fi
+  local rc=0
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >"$POSTGRESQL_DIR/apt-install.log" 2>&1 || rc=$?
+  ((added_policy)) && as_root rm -f "$policy"
+  if ((rc != 0)); then
+    tail -n 20 "$POSTGRESQL_DIR/apt-install.log" >&2
+    die "postgresql: apt-get install postgresql failed (log: $POSTGRESQL_DIR/apt-install.log)"
+  fi
+  postgresql_bindir >/dev/null || die "postgresql: still no $PG_LIBDIR/*/bin/postgres after apt-get install postgresql"
+  log "postgresql: installed PostgreSQL $(pg_server_version "$(postgresql_bindir)")"
+}
+
+# Create the data directory with initdb on first start (UTF8, C locale, trust auth, superuser crest).
+postgresql_init() {
+  local user="$1" bindir="$2"
+  if [[ -s "$PG_DATA/PG_VERSION" ]]; then
+    log "postgresql: reusing the data directory $PG_DATA (PostgreSQL $(cat "$PG_DATA/PG_VERSION"), owner $(stat -c %U "$PG_DATA"))"
+    return 0
+  fi
+  if [[ -e "$PG_DATA" ]]; then
+    log "postgresql: $PG_DATA exists without PG_VERSION (an interrupted initdb?); removing it (local test data only)"
+    rm -rf "$PG_DATA"
+  fi
+  log "postgresql: initdb $PG_DATA (PostgreSQL $(pg_server_version "$bindir"), superuser $PG_ROLE, UTF8, --auth=trust, as user $user)"
+  if ! pg_as "$user" "$bindir/initdb" -D "$PG_DATA" -U "$PG_ROLE" --auth=trust --encoding=UTF8 --locale=C \
+    >"$POSTGRESQL_DIR/initdb.log" 2>&1; then
+    cat "$POSTGRESQL_DIR/initdb.log" >&2
+    die "postgresql: initdb failed (log: $POSTGRESQL_DIR/initdb.log)"
+  fi
+}
+
+postgresql_up() {
+  mkdir -p "$POSTGRESQL_DIR"
+  local pid user bindir
+  if pid="$(postgresql_live_pid)"; then
+    if postgresql_check >/dev/null 2>&1; then
+      log "postgresql: already running (pid $pid, $HOST:$POSTGRESQL_PORT) and answering select 1 — nothing to do"
+      return 0
+    fi
+    log "postgresql: pid $pid is alive but not answering yet; waiting for it (timeout ${START_TIMEOUT}s)"
+    wait_ready postgresql "$pid" postgresql_ready "$PG_LOG"
+    return 0
+  fi
+  if [[ -e "$PG_DATA" && ! -r "$PG_DATA" ]]; then
+    die "postgresql: $PG_DATA belongs to $(stat -c %U "$PG_DATA") and is not readable by $(id -un). Run as that user (or root), or remove $POSTGRESQL_DIR."
+  fi
+  postgresql_clear_stale_pidfile die
+  require_free_port postgresql "$POSTGRESQL_PORT" CREST_LOCAL_POSTGRESQL_PORT
+  postgresql_install
+  bindir="$(postgresql_bindir)"
+  if [[ -s "$PG_DATA/PG_VERSION" && ! -x "$PG_LIBDIR/$(cat "$PG_DATA/PG_VERSION")/bin/postgres" ]]; then
+    die "postgresql: $PG_DATA was created by PostgreSQL $(cat "$PG_DATA/PG_VERSION"), which is no longer installed. Remove $POSTGRESQL_DIR (local test data only) to start afresh with $bindir."
+  fi
+  user="$(postgresql_os_user 1)"
+  if [[ "$(id -u)" == 0 ]]; then
+    # The server user must own its directory (postgres insists the data directory is its own, mode 0700) and reach it.
+    [[ "$(stat -c %U "$POSTGRESQL_DIR")" == "$user" ]] || chown "$user:" "$POSTGRESQL_DIR"
+    [[ ! -e "$PG_DATA" || "$(stat -c %U "$PG_DATA")" == "$user" ]] || chown -R "$user:" "$PG_DATA"
+    runuser -u "$user" -- test -w "$POSTGRESQL_DIR" ||
+      die "postgresql: user $user cannot write $POSTGRESQL_DIR (is a parent directory not searchable by others?). Pick another state directory with CREST_LOCAL_DIR=<dir>."
+  fi
+  postgresql_init "$user" "$bindir"
+  : >"$PG_LOG"
+  [[ "$(id -u)" != 0 ]] || chown "$user:" "$PG_LOG"
+  log "postgresql: starting PostgreSQL $(pg_server_version "$bindir") on $HOST:$POSTGRESQL_PORT as user $user (data $PG_DATA; log $PG_LOG)"
+  # TCP on 127.0.0.1 only (no Unix socket: its path could exceed 107 bytes, and /var/run/postgresql is the system's).
+  local opts="-c listen_addresses=$HOST -p $POSTGRESQL_PORT -c unix_socket_directories='' -c fsync=on"
+  opts+=" -c max_connections=200 -c shared_buffers=128MB"
+  if ! pg_as "$user" "$bindir/pg_ctl" start -D "$PG_DATA" -l "$PG_LOG" -W -o "$opts" >"$POSTGRESQL_DIR/pg_ctl.log" 2>&1; then
+    cat "$POSTGRESQL_DIR/pg_ctl.log" >&2
+    tail_logs "$PG_LOG"
+    die "postgresql: pg_ctl start failed (log: $PG_LOG)"
+  fi
+  # pg_ctl -W returns at once; the postmaster writes postmaster.pid a moment later.
+  local i
+  for ((i = 0; i < 50; i++)); do pid="$(postgresql_live_pid)" && break; sleep 0.1; done
+  [[ -n "$pid" ]] || { tail -n 40 "$PG_LOG" >&2; die "postgresql: the server did not start (log: $PG_LOG)"; }
+  log "postgresql: waiting for pg_isready and select 1 on database $PG_DB (pid $pid, timeout ${START_TIMEOUT}s)"
+  wait_ready postgresql "$pid" postgresql_ready "$PG_LOG"
+  log "postgresql: connect with postgres://$PG_ROLE@$HOST:$POSTGRESQL_PORT/$PG_DB"
+}
+
+# pg_ctl stop -m fast (bounded wait), then -m immediate, then SIGKILL — only for the server of our data directory.
+postgresql_down() {
+  local pid user bindir grace=30
+  if ! pid="$(postgresql_live_pid)"; then
+    log "postgresql: not running"
+    postgresql_clear_stale_pidfile warn
+    return 0
+  fi
+  user="$(stat -c %U "$PG_DATA")"
+  bindir="$(postgresql_bindir)" || die "postgresql: pid $pid is running but no pg_ctl was found under $PG_LIBDIR"
+  log "postgresql: stopping pid $pid (pg_ctl stop -m fast, up to ${grace}s)"
+  if ! pg_as "$user" "$bindir/pg_ctl" stop -D "$PG_DATA" -m fast -w -t "$grace" >"$POSTGRESQL_DIR/pg_ctl.log" 2>&1; then
+    warn "postgresql: pid $pid still alive after ${grace}s ($(tr '\n' ' ' <"$POSTGRESQL_DIR/pg_ctl.log")), trying pg_ctl stop -m immediate"
+    pg_as "$user" "$bindir/pg_ctl" stop -D "$PG_DATA" -m immediate -w -t 10 >>"$POSTGRESQL_DIR/pg_ctl.log" 2>&1 || true
+    if [[ -d "/proc/$pid" ]]; then
+      warn "postgresql: pid $pid still alive, sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      sleep 0.5
+    fi
+  fi
+  log "postgresql: stopped"
+}
+
+postgresql_status() {
+  local pid out
+  if pid="$(postgresql_live_pid)"; then
+    if out="$(postgresql_check 2>&1)"; then
+      log "postgresql: running (pid $pid, $HOST:$POSTGRESQL_PORT, user $(stat -c %U "/proc/$pid"), postgres://$PG_ROLE@$HOST:$POSTGRESQL_PORT/$PG_DB; $out)"
+      return 0
+    fi
+    log "postgresql: process $pid alive but not answering on $HOST:$POSTGRESQL_PORT ($out)"
+    return 1
+  fi
+  if port_busy "$POSTGRESQL_PORT"; then log "postgresql: not ours — port $HOST:$POSTGRESQL_PORT is used by another process $(port_owner "$POSTGRESQL_PORT")"
+  else log "postgresql: stopped"; fi
+  return 1
+}
+
 # ---------------------------------------------------------------------------------------------------- main
 
 usage() {
   cat <<EOF
-usage: bash infra/local/services.sh up|down|status|logs [redis|kafka|ferretdb|all]
+usage: bash infra/local/services.sh up|down|status|logs [redis|kafka|ferretdb|postgresql|all]
 
   up      install what is missing, start the server(s), wait until each really answers (idempotent)
   down    stop the server(s) that 'up' started (pid files under $STATE)
@@ -515,15 +777,16 @@ usage: bash infra/local/services.sh up|down|status|logs [redis|kafka|ferretdb|al
   logs    print the tail of each server's log
 
 ports: redis $HOST:$REDIS_PORT (CREST_LOCAL_REDIS_PORT), kafka $HOST:$KAFKA_PORT (CREST_LOCAL_KAFKA_PORT) with its
-controller on $HOST:$KAFKA_CONTROLLER_PORT (CREST_LOCAL_KAFKA_CONTROLLER_PORT), ferretdb $HOST:$FERRETDB_PORT (CREST_LOCAL_FERRETDB_PORT)
+controller on $HOST:$KAFKA_CONTROLLER_PORT (CREST_LOCAL_KAFKA_CONTROLLER_PORT), ferretdb $HOST:$FERRETDB_PORT (CREST_LOCAL_FERRETDB_PORT),
+postgresql $HOST:$POSTGRESQL_PORT (CREST_LOCAL_POSTGRESQL_PORT; postgres://crest@$HOST:$POSTGRESQL_PORT/crest)
 EOF
 }
 
 action="${1:-}"
 target="${2:-all}"
 case "$target" in
-  all) services=(redis kafka ferretdb) ;;
-  redis | kafka | ferretdb) services=("$target") ;;
+  all) services=(redis kafka ferretdb postgresql) ;;
+  redis | kafka | ferretdb | postgresql) services=("$target") ;;
   *) usage >&2; die "unknown service '$target'" ;;
 esac
 
@@ -548,7 +811,7 @@ case "$action" in
     ;;
   logs)
     for s in "${services[@]}"; do
-      case "$s" in redis) f="$REDIS_LOG" ;; kafka) f="$KAFKA_LOG" ;; *) f="$FERRETDB_LOG" ;; esac
+      case "$s" in redis) f="$REDIS_LOG" ;; kafka) f="$KAFKA_LOG" ;; postgresql) f="$PG_LOG" ;; *) f="$FERRETDB_LOG" ;; esac
       echo "==== $s: $f"
       tail -n "${CREST_LOCAL_LOG_LINES:-30}" "$f" 2>/dev/null || echo "(no log yet)"
     done
