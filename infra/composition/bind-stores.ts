@@ -7,6 +7,7 @@ import type { PaymentTokenVault } from '../../commands/ports';
 import { openEventStoreDbBundle } from '../eventstoredb/eventstoredb-bundle';
 import { memoryBundle } from '../memory/memory-bundle';
 import { MemoryPaymentTokenVault } from '../memory/memory-payment-token-vault';
+import { openPostgresBundle } from '../postgresql/postgres-bundle';
 import { RedisPaymentTokenVault } from '../redis/redis-payment-token-vault';
 import type { StoreBundle } from '../shared/store-bundle';
 import { openSqliteBundle } from '../sqlite/sqlite-bundle';
@@ -19,6 +20,8 @@ export const bindStores = (c: Container, config: CrestConfig, connections: Conne
         return memoryBundle();
       case 'eventstoredb':
         return openEventStoreDbBundle(config.ESDB_CONNECTION_STRING!);
+      case 'postgresql':
+        return openPostgresBundle({ connectionString: config.CREST_POSTGRES_URL!, poolSize: config.CREST_POSTGRES_POOL_SIZE });
       case 'sqlite':
         return openSqliteBundle({ file: join(config.CREST_DATA_DIR, 'crest.sqlite'), synchronous: config.CREST_SQLITE_SYNCHRONOUS, faultCommitPauseMs: config.CREST_SQLITE_FAULT_COMMIT_PAUSE_MS });
     }

@@ -23,7 +23,7 @@ const requireCluster = (config: CrestConfig, role: Role): void => {
   if (config.CREST_INVENTORY !== 'kafka' && role !== 'projections' && role !== 'relay') problems.push(`CREST_INVENTORY="${config.CREST_INVENTORY}": \`crest ${role === 'serve' ? 'serve' : `work ${role}`}\` runs in a cluster and needs CREST_INVENTORY=kafka`);
   if ((role === 'serve' || role === 'projections') && config.CREST_READ_MODELS !== 'mongodb') problems.push(`CREST_READ_MODELS="${config.CREST_READ_MODELS}": API nodes and the projection worker share read models only through CREST_READ_MODELS=mongodb`);
   if ((role === 'serve' || role === 'projections') && config.CREST_CACHE !== 'redis') problems.push(`CREST_CACHE="${config.CREST_CACHE}": cache invalidations reach API nodes only through CREST_CACHE=redis`);
-  if (config.CREST_EVENT_STORE === 'memory') problems.push('CREST_EVENT_STORE="memory": processes cannot share an in-memory event store; use sqlite (one machine) or eventstoredb');
+  if (config.CREST_EVENT_STORE === 'memory') problems.push('CREST_EVENT_STORE="memory": processes cannot share an in-memory event store; use sqlite (one machine), postgresql or eventstoredb');
   if (problems.length > 0) throw new ConfigError(problems);
 };
 

@@ -7,8 +7,10 @@ export const ConfigSchema = z.object({
   PORT: int(0, 65535).default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
   CREST_DATA_DIR: z.string().min(1).default('./data'),
-  CREST_EVENT_STORE: z.enum(['sqlite', 'memory', 'eventstoredb']).default('sqlite'),
+  CREST_EVENT_STORE: z.enum(['sqlite', 'memory', 'eventstoredb', 'postgresql']).default('sqlite'),
   ESDB_CONNECTION_STRING: z.string().regex(/^(esdb|esdb\+discover):\/\//, 'must start with esdb:// or esdb+discover://').optional(),
+  CREST_POSTGRES_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://').optional(),
+  CREST_POSTGRES_POOL_SIZE: int(1, 1000).default(10),
   CREST_READ_MODELS: z.enum(['memory', 'sqlite', 'mongodb']).default('memory'),
   MONGODB_URL: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://').default('mongodb://127.0.0.1:27017'),
   MONGODB_DATABASE: z.string().regex(/^[A-Za-z0-9_-]{1,63}$/).default('crest'),
@@ -95,6 +97,9 @@ export const parseConfig = (env: Readonly<Record<string, string | undefined>>, o
   const parsed = ConfigSchema.superRefine((c, ctx) => {
     if (c.CREST_EVENT_STORE === 'eventstoredb' && !c.ESDB_CONNECTION_STRING) {
       ctx.addIssue({ code: 'custom', path: ['ESDB_CONNECTION_STRING'], message: 'is required when CREST_EVENT_STORE=eventstoredb' });
+    }
+    if (c.CREST_EVENT_STORE === 'postgresql' && !c.CREST_POSTGRES_URL) {
+      ctx.addIssue({ code: 'custom', path: ['CREST_POSTGRES_URL'], message: 'is required when CREST_EVENT_STORE=postgresql' });
     }
     if (c.CREST_CUSTOMER_AUTH === 'jwt' && !c.CREST_CUSTOMER_JWT_SECRET === !c.CREST_CUSTOMER_JWKS_URL) {
       ctx.addIssue({ code: 'custom', path: ['CREST_CUSTOMER_AUTH'], message: 'jwt needs exactly one of CREST_CUSTOMER_JWT_SECRET (HS256) or CREST_CUSTOMER_JWKS_URL (RS256/ES256)' });

@@ -9,6 +9,7 @@ export const serverUrls = {
   redis: process.env.CREST_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
   mongodb: process.env.CREST_TEST_MONGODB_URL ?? 'mongodb://127.0.0.1:27017',
   kafka: process.env.CREST_TEST_KAFKA_BROKERS ?? '127.0.0.1:9092',
+  postgresql: process.env.CREST_TEST_POSTGRES_URL ?? 'postgres://crest@127.0.0.1:5432/crest',
 };
 
 /** Skips the current suite with `why`, or fails it when real servers are required. */
