@@ -164,6 +164,8 @@ export interface KafkaInventoryWorkerOptions {
   readonly name?: string;
   /** Cap of the backoff between attempts to bring a dead consumer back. */
   readonly retryMaxMs?: number;
+  /** How often handled offsets are committed (default 1000 ms), off the path of any order. */
+  readonly commitIntervalMs?: number;
 }
 
 const parseRequest = (message: KafkaMessage): Request | undefined => {
@@ -247,7 +249,14 @@ export class KafkaInventoryWorker {
 
   private async open(): Promise<void> {
     // the session timeout bounds how long a dead worker's partitions stay unowned
-    const consumer = this.kafka.consumer({ groupId: this.options.groupId, sessionTimeout: this.options.sessionTimeoutMs, heartbeatInterval: 500, rebalanceTimeout: this.options.sessionTimeoutMs });
+    // a short long-poll, so that an idle member hears of a rebalance (and takes its new partitions) within a fetch
+    const consumer = this.kafka.consumer({
+      groupId: this.options.groupId,
+      sessionTimeout: this.options.sessionTimeoutMs,
+      heartbeatInterval: 500,
+      rebalanceTimeout: this.options.sessionTimeoutMs,
+      maxWaitTimeInMs: 250,
+    });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
       if (this.consumer !== consumer) return;
@@ -262,13 +271,16 @@ export class KafkaInventoryWorker {
     await consumer.connect();
     // a new group starts from the beginning; requests whose deadline passed are skipped, so old ones do nothing
     await consumer.subscribe({ topic: this.options.topic, fromBeginning: true });
+    // offsets are a position, not the record (the event store is): they are committed every commitIntervalMs, never
+    // awaited per batch; a request delivered again after a crash or a rebalance is deduplicated by the writers
     await consumer.run({
-      autoCommit: false,
+      autoCommit: true,
+      autoCommitInterval: this.options.commitIntervalMs ?? 1000,
       partitionsConsumedConcurrently: this.options.partitionsConcurrently,
       eachBatchAutoResolve: false,
       eachBatch: async (payload) => {
         try {
-          await this.handleBatch(consumer, payload);
+          await this.handleBatch(payload);
         } catch (error) {
           // kafkajs retries the batch (its offsets were not committed); the monitor hears of every failed attempt
           if (this.consumer === consumer) this.failed(error, 0);
@@ -279,7 +291,7 @@ export class KafkaInventoryWorker {
     });
   }
 
-  private async handleBatch(consumer: Consumer, { batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const handled = batch.messages.map(async (message) => {
       const request = parseRequest(message);
       if (!request) {
@@ -298,11 +310,8 @@ export class KafkaInventoryWorker {
     // an answer that did not go out is sent again with the batch, which the writers deduplicate
     if (!results || failed) throw failed?.[0] ?? new Error('Redis did not take the replies');
     const last = batch.messages[batch.messages.length - 1];
-    if (last) {
-      resolveOffset(last.offset);
-      // committed only now that every append in the batch is durable and answered
-      await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }]);
-    }
+    // resolved (and so committed with the next periodic commit) only now that every append in the batch is durable and answered
+    if (last) resolveOffset(last.offset);
     await heartbeat();
   }
 
