@@ -511,6 +511,17 @@ ferretdb_status() {
 PG_LIBDIR=/usr/lib/postgresql
 # Absolute and canonical: pg_ctl runs from /, and postmaster.pid records the data directory canonicalized.
 POSTGRESQL_DIR="$(realpath -m -- "$POSTGRESQL_DIR")"
+# As root, the server runs as an unprivileged user, who must be able to walk to its directory. A checkout under a
+# private directory (a root home, say) cannot give it that, so its data then lives under /var/tmp, named after the
+# state directory (the same name at every up, status and down).
+if [[ $EUID -eq 0 ]]; then
+  pg_reach="$POSTGRESQL_DIR"
+  while [[ ! -e "$pg_reach" ]]; do pg_reach="$(dirname -- "$pg_reach")"; done
+  if ! runuser -u nobody -- test -x "$pg_reach" 2>/dev/null; then
+    POSTGRESQL_DIR="/var/tmp/crest-local-postgresql-$(printf '%s' "$STATE" | sha1sum | cut -c1-12)"
+  fi
+  unset pg_reach
+fi
 PG_DATA="$POSTGRESQL_DIR/data"
 PG_LOG="$POSTGRESQL_DIR/postgresql.log"
 PG_ROLE=crest                 # superuser created by initdb (trust auth, 127.0.0.1 only)
