@@ -3,12 +3,12 @@ import type { CrestConfig } from '../config/config';
 import type { Connections } from './connections';
 import { Tokens, type CompositionOptions } from './tokens';
 import { randomBytes } from 'node:crypto';
-import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { commandRoutes } from '../../commands/http/command-routes';
 import { readRoutes } from '../../read-api/http/read-routes';
 import { buildHttpApp } from '../http/app';
 import { createCustomerAuth } from '../http/customer-auth';
 import { opsRoutes } from '../http/ops-routes';
+import { perSecondLimit } from '../redis/redis-rate-limiter';
 
 /** The HTTP apps: the whole API, and the health-and-metrics app of a worker role; their tokens, limits and customer auth. */
 export const bindHttp = (c: Container, config: CrestConfig, connections: Connections, options: CompositionOptions): void => {
@@ -17,14 +17,14 @@ export const bindHttp = (c: Container, config: CrestConfig, connections: Connect
   );
   c.bind(Tokens.HttpApp).toDynamicValue(async (ctx) => {
     const metrics = ctx.get(Tokens.Metrics);
-    const perSecond = (points: number) => (points > 0 ? new RateLimiterMemory({ points, duration: 1 }) : undefined);
+    const limit = (name: string, perSecond: number) => perSecondLimit(connections.redis, { name, perSecond, prefix: config.CREST_REDIS_PREFIX });
     const store = ctx.get(Tokens.EventStore);
     return buildHttpApp({
       logger: ctx.get(Tokens.Logger),
       adminToken: ctx.get(Tokens.AdminToken).token,
-      customerLimiter: perSecond(config.CREST_RATE_LIMIT_CUSTOMER_PER_SEC),
-      globalLimiter: perSecond(config.CREST_RATE_LIMIT_GLOBAL_PER_SEC),
-      ipLimiter: perSecond(config.CREST_RATE_LIMIT_IP_PER_SEC),
+      customerLimiter: limit('customer', config.CREST_RATE_LIMIT_CUSTOMER_PER_SEC),
+      globalLimiter: limit('global', config.CREST_RATE_LIMIT_GLOBAL_PER_SEC),
+      ipLimiter: limit('ip', config.CREST_RATE_LIMIT_IP_PER_SEC),
       customerAuth:
         config.CREST_CUSTOMER_AUTH === 'jwt'
           ? createCustomerAuth({
