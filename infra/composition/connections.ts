@@ -27,7 +27,10 @@ export const openConnections = async (config: CrestConfig, onError: (server: str
   const connections: { mongo?: Db; mongoServer?: MongoServerKind; redis?: Redis; redisSubscriber?: Redis; kafka?: Kafka } = {};
   try {
     if (config.CREST_READ_MODELS === 'mongodb') {
-      const client = new MongoClient(config.MONGODB_URL, { serverSelectionTimeoutMS: 5000 });
+      // after a quick restart of the server (FerretDB in test/faults/ferretdb-down) the driver's monitor was seen to leave
+      // it Unknown for minutes, every read-model write failing server selection; a polling monitor that checks every
+      // second and gives up on a connection attempt after 3 s brought it back every time
+      const client = new MongoClient(config.MONGODB_URL, { serverSelectionTimeoutMS: 5000, serverMonitoringMode: 'poll', heartbeatFrequencyMS: 1000, connectTimeoutMS: 3000 });
       await client.connect();
       closers.push(() => client.close());
       connections.mongo = client.db(config.MONGODB_DATABASE);

@@ -21,7 +21,7 @@ import type { CustomerOrderDocument, InventoryDocument, OrderDocument, ProductDo
 import type { BrowseCursor, BrowseQuery, CatalogueQueries, CustomerOrdersCursor, InventoryQueries, OrderQueries, Page } from '../../read-api/ports';
 
 const DUPLICATE_KEY = 11000;
-const FERRETDB_MAX_UPDATES_PER_COMMAND = 50;
+const FERRETDB_MAX_UPDATES_PER_COMMAND = 20;
 
 /** The server behind the MongoDB wire protocol, as its `buildInfo` tells it. */
 export type MongoServerKind = 'mongodb' | 'ferretdb';
