@@ -7,16 +7,15 @@ import { appendGroup, prepareCaller } from './postgres-append';
 import { PostgresDatabase } from './postgres-database';
 import { PostgresEventStore } from './postgres-event-store';
 import { isolatedPostgresSchema } from '../../test/support/postgres-schema';
+import { waitFor } from '../../test/support/wait-for';
 
 const event = (n: number): EventToAppend => ({ id: randomUUID(), type: 'Tested', data: { n }, metadata: {} });
 const numbers = (events: readonly RecordedEvent[]): number[] => events.map((e) => (e.data as { n: number }).n);
 
-const waitFor = async (condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> => {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise<void>((resolve) => setTimeout(resolve, 2));
-  }
+/** Server pids of the connections listening for `store`'s appends, as another store's pool sees them. */
+const listenersOf = async (store: PostgresEventStore, via: PostgresEventStore): Promise<number[]> => {
+  const { rows } = await via.database.pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE query = $1', [`LISTEN ${store.database.channel}`]);
+  return rows.map((r) => r.pid);
 };
 
 describe('PostgresEventStore', () => {
@@ -51,6 +50,10 @@ describe('PostgresEventStore', () => {
       const store = open();
       await store.headPosition();
       const [early, late] = [await connect(), await connect()];
+      const latePid = (await late.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      /** The late connection is blocked on a lock (the log head), as the server reports it. */
+      const lateWaitsForLock = async (): Promise<boolean> =>
+        (await store.database.pool.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = $2', [latePid, 'Lock'])).rowCount === 1;
       const channel = store.database.channel;
       const streamOf = (client: Client) => `ooo-${client === early ? 'early' : 'late'}-${randomUUID()}`;
       const scope = { after: (await store.headPosition()) ?? 0 };
@@ -92,7 +95,6 @@ describe('PostgresEventStore', () => {
           await commit(late, [from, from + 1, from + 2]);
           const next = n;
           await append(early, 2);
-          await new Promise<void>((resolve) => setTimeout(resolve, 5));
           await commit(early, [next, next + 1]);
         } else {
           // the early one takes the log head first and holds it; the late one's append waits for its commit
@@ -100,7 +102,7 @@ describe('PostgresEventStore', () => {
           await append(early, 2);
           let lateAppended = false;
           const lateAppend = append(late, 1).then(() => (lateAppended = true));
-          await new Promise<void>((resolve) => setTimeout(resolve, 20));
+          await waitFor(lateWaitsForLock, 5000, 'the late append to wait for the log head');
           expect(lateAppended, 'the late append waits for the log head').to.equal(false);
           await commit(early, [from, from + 1]);
           await lateAppend;
@@ -109,7 +111,7 @@ describe('PostgresEventStore', () => {
       }
 
       // then both followers saw every event once, in position order, which is commit order
-      await waitFor(() => subscribed.length >= n && paged.length >= n, 'the followers to see every event');
+      await waitFor(() => subscribed.length >= n && paged.length >= n, 10_000, 'the followers to see every event');
       paging = false;
       await pager;
       await subscription.close();
@@ -136,14 +138,14 @@ describe('PostgresEventStore', () => {
       await other.headPosition();
       const seen: RecordedEvent[] = [];
       const subscription = mine.subscribeToAll(scope, (batch) => void seen.push(...batch));
-      await new Promise<void>((resolve) => setTimeout(resolve, 200));
+      await waitFor(async () => (await listenersOf(mine, other)).length > 0, 5000, 'the first store to listen');
 
       // when the other appends
       const started = Date.now();
       await other.appendToStream(`notify-${randomUUID()}`, [event(1)], 'no_stream');
 
       // then the follower has it within a second
-      await waitFor(() => seen.length > 0, 'the notified follower', 1000);
+      await waitFor(() => seen.length > 0, 1000, 'the notified follower');
       expect(Date.now() - started).to.be.lessThan(1000);
       await subscription.close();
     });
@@ -155,17 +157,9 @@ describe('PostgresEventStore', () => {
       const scope = { after: (await mine.headPosition()) ?? 0 };
       const seen: RecordedEvent[] = [];
       const subscription = mine.subscribeToAll(scope, (batch) => void seen.push(...batch));
-      const listeners = async (): Promise<number[]> => {
-        const { rows } = await other.database.pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE query = $1', [`LISTEN ${mine.database.channel}`]);
-        return rows.map((r) => r.pid);
-      };
-      const waitForListeners = async (except: readonly number[]): Promise<void> => {
-        const deadline = Date.now() + 5000;
-        while ((await listeners()).filter((pid) => !except.includes(pid)).length < 2) {
-          if (Date.now() > deadline) throw new Error('the stores did not listen');
-          await new Promise<void>((resolve) => setTimeout(resolve, 20));
-        }
-      };
+      const listeners = () => listenersOf(mine, other);
+      const waitForListeners = (except: readonly number[]): Promise<void> =>
+        waitFor(async () => (await listeners()).filter((pid) => !except.includes(pid)).length >= 2, 5000, 'both stores to listen');
       await waitForListeners([]);
 
       // when the server ends every listening connection of this schema
@@ -175,7 +169,7 @@ describe('PostgresEventStore', () => {
       await other.appendToStream(`relisten-${randomUUID()}`, [event(1)], 'no_stream');
 
       // then the follower is woken again by a notification, well before its poll
-      await waitFor(() => seen.length > 0, 'the follower after the listener came back', 1000);
+      await waitFor(() => seen.length > 0, 1000, 'the follower after the listener came back');
       await subscription.close();
     });
 
