@@ -16,6 +16,7 @@ import type {
 } from '../../domain/kernel/event-store';
 import { StoreUnavailableError } from '../../domain/kernel/event-store';
 import { AppendSignal, catchUpSubscription } from '../shared/catch-up-subscription';
+import { LazyRecordedEvent } from '../shared/lazy-recorded-event';
 import { appendGroup, prepareCaller, type CallerOutcome, type PreparedCaller } from './postgres-append';
 import { PostgresDatabase, isConnectionError, unavailableOr, type PostgresOptions } from './postgres-database';
 
@@ -24,52 +25,7 @@ type EventRow = [position: string, streamId: string, revision: number, eventId: 
 
 const columns = 'position, stream_id, revision, event_id, type, data, metadata, created';
 
-/** Data and metadata are parsed on first use, once: replays rarely look at metadata. */
-class PostgresRecordedEvent implements RecordedEvent {
-  readonly streamId: string;
-  readonly revision: number;
-  readonly position: number;
-  readonly id: string;
-  readonly type: string;
-  readonly created: string;
-  private rawData: string | undefined;
-  private parsedData: unknown;
-  private rawMetadata: string | undefined;
-  private parsedMetadata: Readonly<Record<string, unknown>> | undefined;
-
-  constructor(row: EventRow) {
-    this.position = Number(row[0]);
-    this.streamId = row[1];
-    this.revision = row[2];
-    this.id = row[3];
-    this.type = row[4];
-    this.rawData = row[5];
-    this.rawMetadata = row[6];
-    this.created = row[7].toISOString();
-  }
-
-  get data(): unknown {
-    if (this.rawData !== undefined) {
-      this.parsedData = JSON.parse(this.rawData);
-      this.rawData = undefined;
-    }
-    return this.parsedData;
-  }
-
-  get metadata(): Readonly<Record<string, unknown>> {
-    if (this.parsedMetadata === undefined) {
-      this.parsedMetadata = JSON.parse(this.rawMetadata!) as Record<string, unknown>;
-      this.rawMetadata = undefined;
-    }
-    return this.parsedMetadata;
-  }
-
-  toJSON(): RecordedEvent {
-    return { streamId: this.streamId, revision: this.revision, position: this.position, id: this.id, type: this.type, data: this.data, metadata: this.metadata, created: this.created };
-  }
-}
-
-const toRecorded = (row: EventRow): RecordedEvent => new PostgresRecordedEvent(row);
+const toRecorded = (row: EventRow): RecordedEvent => new LazyRecordedEvent([Number(row[0]), row[1], row[2], row[3], row[4], row[5], row[6], row[7].toISOString()]);
 
 /** One caller's append: one stream, or several that commit together. */
 interface PendingAppend extends PreparedCaller {

@@ -18,62 +18,15 @@ import type {
 import { RequiredEventMissingError, WrongExpectedRevisionError } from '../../domain/kernel/event-store';
 import { categoryOf } from '../../domain/kernel/streams';
 import { AppendSignal, catchUpSubscription } from '../shared/catch-up-subscription';
+import { LazyRecordedEvent, type StoredEventRow } from '../shared/lazy-recorded-event';
 import { RecentEvents } from '../shared/recent-events';
 import { openSqlite, type SqliteOptions } from './sqlite-database';
 import { SqliteWriterThread, type SqliteWrites, type ThreadAppend, type ThreadCaller, type ThreadRequirement } from './sqlite-writer-thread';
 
 /** A row in raw mode (an array in `columns` order): no object with eight named keys per row on replays of millions. */
-type EventRow = [position: number, streamId: string, revision: number, eventId: string, type: string, data: string, metadata: string, created: string];
+type EventRow = StoredEventRow;
 
-/**
- * Data and metadata are parsed on first use, once, whoever asks: projections replaying millions of events rarely look
- * at metadata, and every follower of a live event shares one parse of it.
- */
-class SqliteRecordedEvent implements RecordedEvent {
-  readonly streamId: string;
-  readonly revision: number;
-  readonly position: number;
-  readonly id: string;
-  readonly type: string;
-  readonly created: string;
-  private rawData: string | undefined;
-  private parsedData: unknown;
-  private rawMetadata: string | undefined;
-  private parsedMetadata: Readonly<Record<string, unknown>> | undefined;
-
-  constructor(row: EventRow) {
-    this.position = row[0];
-    this.streamId = row[1];
-    this.revision = row[2];
-    this.id = row[3];
-    this.type = row[4];
-    this.rawData = row[5];
-    this.rawMetadata = row[6];
-    this.created = row[7];
-  }
-
-  get data(): unknown {
-    if (this.rawData !== undefined) {
-      this.parsedData = JSON.parse(this.rawData);
-      this.rawData = undefined;
-    }
-    return this.parsedData;
-  }
-
-  get metadata(): Readonly<Record<string, unknown>> {
-    if (this.parsedMetadata === undefined) {
-      this.parsedMetadata = JSON.parse(this.rawMetadata!) as Record<string, unknown>;
-      this.rawMetadata = undefined;
-    }
-    return this.parsedMetadata;
-  }
-
-  toJSON(): RecordedEvent {
-    return { streamId: this.streamId, revision: this.revision, position: this.position, id: this.id, type: this.type, data: this.data, metadata: this.metadata, created: this.created };
-  }
-}
-
-const toRecorded = (row: EventRow): RecordedEvent => new SqliteRecordedEvent(row);
+const toRecorded = (row: EventRow): RecordedEvent => new LazyRecordedEvent(row);
 
 const columns = 'position, stream_id, revision, event_id, type, data, metadata, created';
 
@@ -184,7 +137,7 @@ export class SqliteEventStore implements EventStore {
             // kept as written: what a caller does to its objects afterwards changes nothing a follower reads
             events.forEach(([id, type, data, metadata], e) => {
               const back = events.length - 1 - e;
-              committed.push(new SqliteRecordedEvent([position - back, streamId, revision - back, id, type, data, metadata, created]));
+              committed.push(new LazyRecordedEvent([position - back, streamId, revision - back, id, type, data, metadata, created]));
             });
           });
           p.resolve(result.streams.map(([nextExpectedRevision, position]) => ({ nextExpectedRevision, position })));
