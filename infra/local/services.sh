@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Real Redis, Kafka (KRaft), FerretDB and PostgreSQL servers on this machine, without Docker.
 #
-#   bash infra/local/services.sh up|down|status|logs [redis|kafka|ferretdb|postgresql|all]
+#   bash infra/local/services.sh up|install|down|status|logs [redis|kafka|ferretdb|postgresql|all]
 #
-# Everything binds to 127.0.0.1. State (data, logs, pid files, jars, binaries) lives under .crest-local/ in the repo
-# root; Maven and Go keep their usual caches (~/.m2, ~/go, ~/.cache/go-build). See infra/local/README.md.
+# Everything binds to 127.0.0.1 (CREST_LOCAL_HOST picks another address: infra/local/hosts.sh runs a second set on a
+# network namespace's address). State (data, logs, pid files) lives under .crest-local/ in the repo root (CREST_LOCAL_DIR),
+# jars and binaries there too (CREST_LOCAL_TOOLS_DIR); Maven and Go keep their usual caches (~/.m2, ~/go,
+# ~/.cache/go-build). See infra/local/README.md.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 STATE="${CREST_LOCAL_DIR:-$ROOT/.crest-local}"
+TOOLS="${CREST_LOCAL_TOOLS_DIR:-$STATE}"
 PROBE="$ROOT/infra/local/probe.mjs"
-HOST=127.0.0.1
+HOST="${CREST_LOCAL_HOST:-127.0.0.1}"
+[[ "$HOST" =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || { printf '[crest-local] ERROR: CREST_LOCAL_HOST must be an IPv4 address, got %s\n' "$HOST" >&2; exit 1; }
 
 REDIS_PORT="${CREST_LOCAL_REDIS_PORT:-6379}"
 KAFKA_PORT="${CREST_LOCAL_KAFKA_PORT:-9092}"
@@ -50,7 +54,7 @@ live_pid() {
   printf '%s' "$pid"
 }
 
-# True when something accepts TCP connections on 127.0.0.1:PORT.
+# True when something accepts TCP connections on $HOST:PORT.
 port_busy() {
   timeout 2 bash -c "exec 3<>/dev/tcp/$HOST/$1" 2>/dev/null
 }
@@ -199,7 +203,10 @@ redis_up() {
   redis_install
   log "redis: starting redis-server on $HOST:$REDIS_PORT (no persistence; log $REDIS_LOG)"
   : >"$REDIS_LOG"
-  redis-server --bind "$HOST" --port "$REDIS_PORT" --save "" --appendonly no --daemonize yes \
+  # protected mode accepts loopback clients only; off another address it must be off (the hosts' bridge is private)
+  local protected=yes
+  [[ "$HOST" == 127.* ]] || protected=no
+  redis-server --bind "$HOST" --port "$REDIS_PORT" --protected-mode "$protected" --save "" --appendonly no --daemonize yes \
     --pidfile "$REDIS_PIDFILE" --logfile "$REDIS_LOG" --dir "$REDIS_DIR/data"
   # --daemonize writes the pid file a moment after the parent returns.
   local i
@@ -228,7 +235,7 @@ redis_status() {
 
 # ---------------------------------------------------------------------------------------------------- kafka
 
-KAFKA_LIBS="$KAFKA_DIR/libs"
+KAFKA_LIBS="$TOOLS/kafka/libs"
 KAFKA_DATA="$KAFKA_DIR/data"
 KAFKA_PROPS="$KAFKA_DIR/server.properties"
 KAFKA_LOG4J="$KAFKA_DIR/log4j2.properties"
@@ -274,6 +281,7 @@ kafka_install() {
 </project>
 EOF
   rm -rf "$KAFKA_LIBS.tmp"
+  mkdir -p "$(dirname "$KAFKA_LIBS")"
   if ! mvn -B -q -f "$KAFKA_DIR/pom.xml" dependency:copy-dependencies -DincludeScope=runtime \
     -DoutputDirectory="$KAFKA_LIBS.tmp" >"$KAFKA_DIR/mvn.log" 2>&1; then
     tail -n 30 "$KAFKA_DIR/mvn.log" >&2
@@ -282,6 +290,7 @@ EOF
   [[ -e "$KAFKA_LIBS.tmp/kafka_2.13-$KAFKA_VERSION.jar" ]] || die "kafka: kafka_2.13-$KAFKA_VERSION.jar missing after mvn"
   touch "$KAFKA_LIBS.tmp/.complete-kafka_2.13-$KAFKA_VERSION"
   rm -rf "$KAFKA_LIBS"
+  mkdir -p "$(dirname "$KAFKA_LIBS")"
   mv "$KAFKA_LIBS.tmp" "$KAFKA_LIBS"
   log "kafka: $(find "$KAFKA_LIBS" -name '*.jar' | wc -l) jars ($(du -sh "$KAFKA_LIBS" | cut -f1)) in $KAFKA_LIBS"
 }
@@ -313,6 +322,8 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 # Tests join consumer groups often: don't wait 3 s for more members.
 group.initial.rebalance.delay.ms=0
+# Crest's inventory workers use a 3 s session timeout (fail over in seconds); the broker's floor is 6 s by default.
+group.min.session.timeout.ms=1000
 log.retention.hours=24
 EOF
   cat >"$KAFKA_LOG4J" <<EOF
@@ -421,7 +432,7 @@ kafka_status() {
 
 # ---------------------------------------------------------------------------------------------------- ferretdb
 
-FERRETDB_BIN="$FERRETDB_DIR/bin/ferretdb"
+FERRETDB_BIN="$TOOLS/ferretdb/bin/ferretdb"
 FERRETDB_DATA="$FERRETDB_DIR/data"
 FERRETDB_PIDFILE="$FERRETDB_DIR/ferretdb.pid"
 FERRETDB_LOG="$FERRETDB_DIR/ferretdb.log"
@@ -451,7 +462,7 @@ ferretdb_install() {
   chmod -R u+w "$src"
   echo "$FERRETDB_VERSION" >"$src/build/version/version.txt"
   echo "crest-local" >"$src/build/version/package.txt"
-  mkdir -p "$FERRETDB_DIR/bin"
+  mkdir -p "$(dirname "$FERRETDB_BIN")"
   log "ferretdb: building ./cmd/ferretdb with $(go version | awk '{print $3}') (cold: about 1.5–2.5 min on 2 cores; cache ~/.cache/go-build)"
   if ! (cd "$src" && go build -trimpath -o "$FERRETDB_BIN.tmp" ./cmd/ferretdb) >"$FERRETDB_DIR/build.log" 2>&1; then
     tail -n 30 "$FERRETDB_DIR/build.log" >&2
@@ -718,10 +729,14 @@ postgresql_up() {
       die "postgresql: user $user cannot write $POSTGRESQL_DIR (is a parent directory not searchable by others?). Pick another state directory with CREST_LOCAL_DIR=<dir>."
   fi
   postgresql_init "$user" "$bindir"
+  # initdb trusts loopback only: on another address, trust the hosts of that address's own subnet (hosts.sh's bridge)
+  if [[ "$HOST" != 127.* ]] && ! grep -q '^host all all samenet trust' "$PG_DATA/pg_hba.conf"; then
+    pg_as "$user" sh -c "echo 'host all all samenet trust' >>'$PG_DATA/pg_hba.conf'"
+  fi
   : >"$PG_LOG"
   [[ "$(id -u)" != 0 ]] || chown "$user:" "$PG_LOG"
   log "postgresql: starting PostgreSQL $(pg_server_version "$bindir") on $HOST:$POSTGRESQL_PORT as user $user (data $PG_DATA; log $PG_LOG)"
-  # TCP on 127.0.0.1 only (no Unix socket: its path could exceed 107 bytes, and /var/run/postgresql is the system's).
+  # TCP on $HOST only (no Unix socket: its path could exceed 107 bytes, and /var/run/postgresql is the system's).
   local opts="-c listen_addresses=$HOST -p $POSTGRESQL_PORT -c unix_socket_directories='' -c fsync=on"
   opts+=" -c max_connections=200 -c shared_buffers=128MB"
   if ! pg_as "$user" "$bindir/pg_ctl" start -D "$PG_DATA" -l "$PG_LOG" -W -o "$opts" >"$POSTGRESQL_DIR/pg_ctl.log" 2>&1; then
@@ -780,9 +795,10 @@ postgresql_status() {
 
 usage() {
   cat <<EOF
-usage: bash infra/local/services.sh up|down|status|logs [redis|kafka|ferretdb|postgresql|all]
+usage: bash infra/local/services.sh up|install|down|status|logs [redis|kafka|ferretdb|postgresql|all]
 
   up      install what is missing, start the server(s), wait until each really answers (idempotent)
+  install only install what is missing (binaries, jars), start nothing
   down    stop the server(s) that 'up' started (pid files under $STATE)
   status  print each server's state; exit 0 only if all the named servers are running and answering, else 3
   logs    print the tail of each server's log
@@ -811,6 +827,13 @@ case "$action" in
       log "$s: up ($((SECONDS - t))s)"
     done
     log "up: ${services[*]} ready in $((SECONDS - t0))s"
+    ;;
+  install)
+    mkdir -p "$STATE"
+    for s in "${services[@]}"; do
+      case "$s" in redis) mkdir -p "$REDIS_DIR" ;; kafka) mkdir -p "$KAFKA_DIR" ;; ferretdb) mkdir -p "$FERRETDB_DIR" ;; postgresql) mkdir -p "$POSTGRESQL_DIR" ;; esac
+      "${s}_install"
+    done
     ;;
   down)
     for ((i = ${#services[@]} - 1; i >= 0; i--)); do "${services[i]}_down"; done

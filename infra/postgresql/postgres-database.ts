@@ -91,6 +91,9 @@ export class PostgresDatabase {
     this.pool = new Pool({ ...this.clientConfig(), max: options.poolSize ?? 10 });
     // an idle client that loses its connection emits here; the next query gets a new connection
     this.pool.on('error', () => undefined);
+    // a checked-out client has no listener of the pool's: without this one, a connection reset while it is out (a
+    // host cut off, then back, after the server ended its session) would crash the process; its query rejects anyway
+    this.pool.on('connect', (client) => client.on('error', () => undefined));
     this.channel = options.schema ? `crest_events_${options.schema}` : 'crest_events';
   }
 

@@ -127,8 +127,9 @@ export class PostgresEventStore implements EventStore {
     let outcomes: readonly CallerOutcome[];
     let committingNow = false;
     try {
-      // a writer that stops while it holds the log head is cut off, and one that waits too long for it gives up
-      await client.query(`BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL lock_timeout = '10s'; SET LOCAL idle_in_transaction_session_timeout = '30s'`);
+      // the log head is every writer's lock: a writer that stops (or whose host is cut off) while it holds it is cut
+      // off by the server within 3 s, so the others go on; one that waits too long for the lock gives up
+      await client.query(`BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL lock_timeout = '10s'; SET LOCAL idle_in_transaction_session_timeout = '3s'`);
       outcomes = await appendGroup(client, batch, this.database.channel);
       committingNow = true;
       await client.query('COMMIT');

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
+import type { EventStore } from '../../domain/kernel/event-store';
 import { SqliteEventStore } from '../../infra/sqlite/sqlite-event-store';
 import { serverUrls } from './servers';
 import { waitFor } from './wait-for';
@@ -42,6 +43,13 @@ export interface ClusterOptions {
   readonly id?: string;
 }
 
+/** Where a cluster finds its servers. */
+export interface ClusterServers {
+  readonly redis: string;
+  readonly mongodb: string;
+  readonly kafka: string;
+}
+
 /**
  * A Crest cluster on this machine: every role is a child process started from one shared config, over one SQLite
  * event store file, with a Kafka topic, a consumer group, a Mongo database and a Redis prefix of its own.
@@ -50,9 +58,12 @@ export class TestCluster {
   readonly id: string;
   readonly dataDir: string;
   readonly procs: RoleProcess[] = [];
-  private storeInstance: SqliteEventStore | undefined;
+  private storeInstance: EventStore | undefined;
 
-  constructor(private readonly options: ClusterOptions = {}) {
+  constructor(
+    private readonly options: ClusterOptions = {},
+    protected readonly servers: ClusterServers = serverUrls,
+  ) {
     this.id = options.id ?? randomUUID().slice(0, 8);
     this.dataDir = mkdtempSync(join(tmpdir(), 'crest-cluster-'));
   }
@@ -84,12 +95,12 @@ export class TestCluster {
       CREST_INVENTORY_SESSION_TIMEOUT_MS: '6000',
       CREST_INVENTORY_TIMEOUT_MS: '60000',
       CREST_READ_MODELS: 'mongodb',
-      MONGODB_URL: serverUrls.mongodb,
+      MONGODB_URL: this.servers.mongodb,
       MONGODB_DATABASE: this.mongoDatabase,
       CREST_CACHE: 'redis',
-      REDIS_URL: serverUrls.redis,
+      REDIS_URL: this.servers.redis,
       CREST_REDIS_PREFIX: this.redisPrefix,
-      KAFKA_BROKERS: serverUrls.kafka,
+      KAFKA_BROKERS: this.servers.kafka,
       CREST_RELAY_TOPIC: this.relayTopic,
       CREST_RATE_LIMIT_CUSTOMER_PER_SEC: '0',
       CREST_MAX_EVENT_LOOP_DELAY_MS: '0',
@@ -98,15 +109,26 @@ export class TestCluster {
     };
   }
 
-  /** The shared event store file, opened by the test to check the truth. */
-  get store(): SqliteEventStore {
-    this.storeInstance ??= new SqliteEventStore({ file: join(this.dataDir, 'crest.sqlite'), synchronous: 'FULL' });
+  /** The event store the roles share, opened by the test to check the truth. */
+  get store(): EventStore {
+    this.storeInstance ??= this.openStore();
     return this.storeInstance;
+  }
+
+  /** The shared SQLite file (roles on this machine). */
+  protected openStore(): EventStore {
+    return new SqliteEventStore({ file: join(this.dataDir, 'crest.sqlite'), synchronous: 'FULL' });
+  }
+
+  /** The command that starts role `name` with `args`, and settings of its own on top of env(). */
+  protected command(name: string, args: RoleArgs): { file: string; argv: string[]; env: Record<string, string> } {
+    return { file: process.execPath, argv: ['--require', ...crestCommand, ...args], env: {} };
   }
 
   /** Starts a role and waits until it listens and is ready (the relay, which listens nowhere, until it says it runs). */
   async launch(name: string, args: RoleArgs, extraEnv: Record<string, string> = {}): Promise<RoleProcess> {
-    const child = spawn(process.execPath, ['--require', ...crestCommand, ...args], { cwd: root, env: { ...this.env(), ...extraEnv } });
+    const command = this.command(name, args);
+    const child = spawn(command.file, command.argv, { cwd: root, env: { ...this.env(), ...command.env, ...extraEnv } });
     const exited = new Promise<void>((done) => child.once('exit', () => done()));
     const proc: RoleProcess = { name, args, child, url: '', output: '', exited };
     child.stdout.on('data', (d: Buffer) => (proc.output += d.toString()));
@@ -211,22 +233,22 @@ export class TestCluster {
       ),
     );
     await this.storeInstance?.close();
-    const mongo = new MongoClient(serverUrls.mongodb, { serverSelectionTimeoutMS: 5000 });
+    const mongo = new MongoClient(this.servers.mongodb, { serverSelectionTimeoutMS: 5000 });
     await mongo
       .connect()
       .then(() => mongo.db(this.mongoDatabase).dropDatabase())
       .catch(() => undefined);
     await mongo.close().catch(() => undefined);
-    await dropRedisPrefix(this.redisPrefix);
-    await dropKafkaTopics([this.inventoryTopic, this.relayTopic]);
+    await dropRedisPrefix(this.redisPrefix, this.servers.redis);
+    await dropKafkaTopics([this.inventoryTopic, this.relayTopic], this.servers.kafka);
     rmSync(this.dataDir, { recursive: true, force: true });
   }
 }
 
 /** Deletes every Redis key under `prefix:` (best effort). */
-export const dropRedisPrefix = async (prefix: string): Promise<void> => {
+export const dropRedisPrefix = async (prefix: string, url = serverUrls.redis): Promise<void> => {
   const { default: Redis } = await import('ioredis');
-  const redis = new Redis(serverUrls.redis, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: () => null });
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: () => null });
   redis.on('error', () => undefined);
   try {
     await redis.connect();
@@ -244,8 +266,8 @@ export const dropRedisPrefix = async (prefix: string): Promise<void> => {
 };
 
 /** Deletes Kafka topics that exist among `topics` (best effort). */
-export const dropKafkaTopics = async (topics: readonly string[]): Promise<void> => {
-  const admin = new Kafka({ clientId: 'crest-test-cleanup', brokers: serverUrls.kafka.split(','), logLevel: logLevel.NOTHING, retry: { retries: 1 } }).admin();
+export const dropKafkaTopics = async (topics: readonly string[], brokers = serverUrls.kafka): Promise<void> => {
+  const admin = new Kafka({ clientId: 'crest-test-cleanup', brokers: brokers.split(','), logLevel: logLevel.NOTHING, retry: { retries: 1 } }).admin();
   try {
     await admin.connect();
     const existing = new Set(await admin.listTopics());
