@@ -26,3 +26,9 @@ export class StaleReadModelError extends Error {
     this.name = 'StaleReadModelError';
   }
 }
+
+/**
+ * The read models cannot answer right now (their server is down or its breaker is open): the stable problem code
+ * `unavailable` (503), whichever adapter raised it. Such a read may be answered from the last value it gave.
+ */
+export const isUnavailable = (error: unknown): boolean => (error as { code?: unknown } | undefined)?.code === 'unavailable';

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { DocumentChange } from '../projections/ports';
-import { listingChanged, type OrderDocument, type ProductDocument } from '../projections/read-models';
-import type { ReadCache } from './cache/read-cache';
+import { listingChanged, type InventoryDocument, type OrderDocument, type ProductDocument } from '../projections/read-models';
+import type { LastKnownGood } from './cache/last-known-good';
+import type { ReadCache, Served } from './cache/read-cache';
 import type { BrowseCursor, BrowseQuery, CatalogueQueries, CustomerOrdersCursor, InventoryQueries, OrderQueries, ReadModelProgress } from './ports';
 
 /** A rendered response body with the validator that goes with it. */
@@ -60,9 +61,34 @@ export interface BrowseRequest extends Omit<BrowseQuery, 'after'> {
   readonly cursor?: string | undefined;
 }
 
+export interface CustomerOrdersView {
+  readonly items: Array<{ orderId: string; status: string; totalCents: number; createdAt: string }>;
+  readonly nextCursor: string | null;
+}
+
+export interface InventoryView {
+  readonly sku: string;
+  readonly received: number;
+  readonly adjusted: number;
+  readonly available: number;
+  readonly reserved: number;
+  readonly sold: number;
+}
+
+/** The last answers of the uncached reads, served (stale) when the read models are unavailable. */
+export interface StaleFallbacks {
+  readonly orders: LastKnownGood<OrderDocument>;
+  readonly customerOrders: LastKnownGood<CustomerOrdersView>;
+  readonly inventory: LastKnownGood<InventoryDocument>;
+}
+
+const fresh = <T>(value: T): Served<T> => ({ value, stale: false });
+
 /**
  * The storefront read side: product cards and browse pages through the read cache, orders and inventory straight
- * from the read models. Projection changes invalidate the cache entries they affect.
+ * from the read models. Projection changes invalidate the cache entries they affect. Every answer says whether it is
+ * stale: served from what was last read because the read models are unavailable (cards and pages from the cache past
+ * their TTL; orders and inventory from `fallbacks`, when given).
  */
 export class Storefront {
   constructor(
@@ -72,11 +98,12 @@ export class Storefront {
     readonly progress: ReadModelProgress,
     private readonly cards: ReadCache<Rendered>,
     private readonly pages: ReadCache<Rendered>,
+    private readonly fallbacks?: StaleFallbacks,
   ) {}
 
   /** A listed product's card, or undefined when it is unknown or delisted. */
-  productCard(sku: string, minPosition?: number): Promise<Rendered | undefined> {
-    return this.cards.get(
+  productCard(sku: string, minPosition?: number): Promise<Served<Rendered | undefined>> {
+    return this.cards.read(
       sku,
       async () => {
         const doc = await this.catalogue.product(sku);
@@ -89,10 +116,10 @@ export class Storefront {
     );
   }
 
-  async browse(request: BrowseRequest, minPosition?: number): Promise<Rendered> {
+  async browse(request: BrowseRequest, minPosition?: number): Promise<Served<Rendered>> {
     const after = request.cursor === undefined ? undefined : decodeCursor(request.cursor, isBrowseCursor);
     const key = JSON.stringify([request.category, request.text, request.minPrice, request.maxPrice, request.sort, request.limit, request.cursor]);
-    const page = await this.pages.get(
+    const page = await this.pages.read(
       key,
       async () => {
         const result = await this.catalogue.browse({ ...request, after });
@@ -102,25 +129,32 @@ export class Storefront {
       () => this.progress.position,
       minPosition,
     );
-    return page!;
+    return { value: page.value!, stale: page.stale };
   }
 
-  async order(orderId: string): Promise<OrderDocument | undefined> {
-    return this.orders.order(orderId);
+  async order(orderId: string, minPosition?: number): Promise<Served<OrderDocument | undefined>> {
+    const load = () => this.orders.order(orderId);
+    return this.fallbacks ? this.fallbacks.orders.read(orderId, load, () => this.progress.position, minPosition) : fresh(await load());
   }
 
-  async customerOrders(customerId: string, limit: number, cursor?: string) {
+  async customerOrders(customerId: string, limit: number, cursor?: string, minPosition?: number): Promise<Served<CustomerOrdersView>> {
     const after = cursor === undefined ? undefined : decodeCursor(cursor, isOrdersCursor);
-    const page = await this.orders.customerOrders(customerId, limit, after);
-    return {
-      items: page.items.map((o) => ({ orderId: o.orderId, status: o.status, totalCents: o.totalCents, createdAt: o.createdAt })),
-      nextCursor: page.next ? encodeCursor(page.next) : null,
+    const load = async (): Promise<CustomerOrdersView> => {
+      const page = await this.orders.customerOrders(customerId, limit, after);
+      return {
+        items: page.items.map((o) => ({ orderId: o.orderId, status: o.status, totalCents: o.totalCents, createdAt: o.createdAt })),
+        nextCursor: page.next ? encodeCursor(page.next) : null,
+      };
     };
+    if (!this.fallbacks) return fresh(await load());
+    const served = await this.fallbacks.customerOrders.read(JSON.stringify([customerId, limit, cursor]), load, () => this.progress.position, minPosition);
+    return { value: served.value!, stale: served.stale };
   }
 
-  async inventory(sku: string) {
-    const doc = await this.inventoryQueries.inventory(sku);
-    return doc && { sku: doc.sku, received: doc.received, adjusted: doc.adjusted, available: doc.available, reserved: doc.reserved, sold: doc.sold };
+  async inventory(sku: string, minPosition?: number): Promise<Served<InventoryView | undefined>> {
+    const load = () => this.inventoryQueries.inventory(sku);
+    const { value: doc, stale } = this.fallbacks ? await this.fallbacks.inventory.read(sku, load, () => this.progress.position, minPosition) : fresh(await load());
+    return { value: doc && { sku: doc.sku, received: doc.received, adjusted: doc.adjusted, available: doc.available, reserved: doc.reserved, sold: doc.sold }, stale };
   }
 
   /** Which cache entries a batch of read-model changes makes stale. */

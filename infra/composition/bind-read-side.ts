@@ -8,9 +8,12 @@ import { EventRelay } from '../../projections/event-relay';
 import type { ReadModelStore } from '../../projections/ports';
 import { ProjectionRunner } from '../../projections/projection-runner';
 import { customerOrdersProjection, inventoryProjection, ordersProjection, productsProjection } from '../../projections/read-models';
+import { LastKnownGood } from '../../read-api/cache/last-known-good';
 import { ReadCache } from '../../read-api/cache/read-cache';
 import type { InvalidationBus, ReadModelProgress } from '../../read-api/ports';
-import { Storefront, type Rendered } from '../../read-api/storefront';
+import { Storefront, type Rendered, type StaleFallbacks } from '../../read-api/storefront';
+import { Breaker } from '../breakers/circuit-breaker';
+import { ReadStoreBreaker, type ReadStoreQueries } from '../breakers/read-store-breaker';
 import { KafkaIntegrationPublisher } from '../kafka/kafka-publisher';
 import { MemoryReadModels } from '../memory/memory-read-models';
 import { MongoReadModels } from '../mongodb/mongo-read-models';
@@ -72,12 +75,22 @@ export const bindReadSide = (c: Container, config: CrestConfig, connections: Con
     connections.redis && connections.redisSubscriber ? new RedisInvalidationBus(connections.redis, connections.redisSubscriber, `${config.CREST_REDIS_PREFIX}:invalidate`) : undefined,
   );
   c.bind(Tokens.Storefront).toDynamicValue((ctx) => {
-    const readModels = ctx.get(Tokens.ReadModels);
     const metrics = ctx.get(Tokens.Metrics);
-    const shared = connections.redis ? new RedisSharedCache(connections.redis, metrics.breakerObserver(ctx.get(Tokens.Logger)), { timeoutMs: 50, prefix: config.CREST_REDIS_PREFIX }) : undefined;
+    const breakers = metrics.breakerObserver(ctx.get(Tokens.Logger));
+    let queries: ReadStoreQueries = ctx.get(Tokens.ReadModels);
+    let fallbacks: StaleFallbacks | undefined;
+    if (connections.mongo) {
+      // a read store across the network: a breaker in front of its queries, and the last answers of the uncached
+      // reads kept to be served stale while it is unavailable (cards and pages have the read cache for that)
+      const breaker = new Breaker('mongodb-read-models', { timeoutMs: config.CREST_BREAKER_READ_TIMEOUT_MS, resetMs: config.CREST_BREAKER_RESET_MS }, breakers, ReadStoreBreaker.counts);
+      queries = new ReadStoreBreaker(queries, breaker);
+      const lastKnown = <V>(namespace: string) => new LastKnownGood<V>(namespace, config.CREST_CACHE_MAX_ENTRIES, metrics.cacheObserver());
+      fallbacks = { orders: lastKnown('order'), customerOrders: lastKnown('customer-orders'), inventory: lastKnown('inventory') };
+    }
+    const shared = connections.redis ? new RedisSharedCache(connections.redis, breakers, { timeoutMs: 50, prefix: config.CREST_REDIS_PREFIX }) : undefined;
     const cache = (namespace: string, ttlMs: number) =>
       new ReadCache<Rendered>(namespace, { max: config.CREST_CACHE_MAX_ENTRIES, ttlMs, missTtlMs: config.CREST_CACHE_MISS_TTL_MS, jitter: 0.2 }, metrics.cacheObserver(), shared);
-    return new Storefront(readModels, readModels, readModels, ctx.get(Tokens.Progress), cache('card', config.CREST_CACHE_TTL_MS), cache('browse', config.CREST_BROWSE_CACHE_TTL_MS));
+    return new Storefront(queries, queries, queries, ctx.get(Tokens.Progress), cache('card', config.CREST_CACHE_TTL_MS), cache('browse', config.CREST_BROWSE_CACHE_TTL_MS), fallbacks);
   });
   c.bind(Tokens.Relay).toDynamicValue((ctx): EventRelay | undefined => {
     if (!connections.kafka) return undefined;

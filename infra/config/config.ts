@@ -24,7 +24,8 @@ export const ConfigSchema = z.object({
   CREST_INVENTORY_TOPIC: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/).default('crest.inventory.commands'),
   CREST_INVENTORY_PARTITIONS: int(1, 1000).default(12),
   CREST_INVENTORY_TIMEOUT_MS: int(100, 600_000).default(10_000),
-  CREST_INVENTORY_SESSION_TIMEOUT_MS: int(6000, 300_000).default(10_000),
+  // the broker must allow it: group.min.session.timeout.ms (6000 by default) at or below this
+  CREST_INVENTORY_SESSION_TIMEOUT_MS: int(1000, 300_000).default(3000),
   CREST_NODE_ID: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/).optional(),
   KAFKA_BROKERS: z.string().regex(/^[^,\s]+(,[^,\s]+)*$/, 'a comma-separated list of host:port').default('127.0.0.1:9092'),
   CREST_SQLITE_SYNCHRONOUS: z.enum(['OFF', 'NORMAL', 'FULL', 'EXTRA']).default('FULL'),
@@ -62,6 +63,10 @@ export const ConfigSchema = z.object({
   CREST_MIN_POSITION_WAIT_MS: int(0, 60_000).default(2000),
   CREST_PROJECTION_BATCH: int(1, 100_000).default(1000),
   CREST_PROJECTION_POISON_POLICY: z.enum(['stop', 'skip']).default('stop'),
+  // circuit breakers (infra/breakers): a call slower than its timeout fails; an open breaker fails fast for RESET_MS
+  CREST_BREAKER_READ_TIMEOUT_MS: int(10, 60_000).default(2000),
+  CREST_BREAKER_PAYMENT_TIMEOUT_MS: int(10, 120_000).default(10_000),
+  CREST_BREAKER_RESET_MS: int(100, 600_000).default(5000),
   CREST_CACHE_MAX_ENTRIES: int(1).default(50_000),
   CREST_CACHE_TTL_MS: int(1).default(30_000),
   CREST_BROWSE_CACHE_TTL_MS: int(1).default(1000),

@@ -35,6 +35,17 @@ describe('config', () => {
     });
   });
 
+  describe('given circuit breaker settings', () => {
+    it('has defaults for the read store and payment timeouts and the reset time', () => {
+      const config = parseConfig({});
+      expect([config.CREST_BREAKER_READ_TIMEOUT_MS, config.CREST_BREAKER_PAYMENT_TIMEOUT_MS, config.CREST_BREAKER_RESET_MS]).to.deep.equal([2000, 10_000, 5000]);
+    });
+
+    it('refuses a reset time that would hammer a dead dependency', () => {
+      expect(problemsOf({ CREST_BREAKER_RESET_MS: '0' })).to.include('CREST_BREAKER_RESET_MS');
+    });
+  });
+
   describe('given customer auth', () => {
     it('is off by default', () => {
       expect(parseConfig({}).CREST_CUSTOMER_AUTH).to.equal('off');

@@ -10,11 +10,30 @@ export interface OpsRouteDeps {
   readonly stalled?: () => readonly FollowerStatus[];
 }
 
+const BREAKER_METRIC = 'crest_circuit_breaker_open';
+
+/**
+ * Each circuit breaker's state, read from the same gauge `/metrics` shows (`crest_circuit_breaker_open{breaker}`), so
+ * readiness and metrics cannot disagree. Readiness reports them but does not depend on them: with a breaker open the
+ * node still serves (stale reads, orders), so taking it out of its load balancer would not help.
+ */
+const breakerStates = async (registry: Registry): Promise<Record<string, 'open' | 'half_open' | 'closed'> | undefined> => {
+  const metric = registry.getSingleMetric(BREAKER_METRIC);
+  if (!metric) return undefined;
+  const { values } = await metric.get();
+  if (values.length === 0) return undefined;
+  const states: Record<string, 'open' | 'half_open' | 'closed'> = {};
+  for (const { labels, value } of values) states[String(labels.breaker)] = value >= 1 ? 'open' : value > 0 ? 'half_open' : 'closed';
+  return states;
+};
+
 export const opsRoutes =
   (deps: OpsRouteDeps): FastifyPluginAsync =>
   async (app) => {
     app.get('/health/live', { schema: { tags: ['operations'] } }, async () => ({ status: 'live' }));
     app.get('/health/ready', { schema: { tags: ['operations'] } }, async (_request, reply) => {
+      const breakers = await breakerStates(deps.registry);
+      const details = breakers ? { breakers } : {};
       const stalled = deps.stalled?.() ?? [];
       if (stalled.length > 0) {
         const now = Date.now();
@@ -31,9 +50,10 @@ export const opsRoutes =
               failingForSeconds: s.failingSince === undefined ? 0 : Math.round((now - s.failingSince) / 100) / 10,
               error: s.lastError ?? null,
             })),
+            ...details,
           });
       }
-      return deps.ready() ? { status: 'ready' } : reply.status(503).header('retry-after', '1').send({ status: 'starting' });
+      return deps.ready() ? { status: 'ready', ...details } : reply.status(503).header('retry-after', '1').send({ status: 'starting', ...details });
     });
     app.get('/metrics', { schema: { tags: ['operations'] } }, async (_request, reply) =>
       reply.type(deps.registry.contentType).send(await deps.registry.metrics()),

@@ -7,7 +7,7 @@ import type { RelayObserver } from '../../projections/event-relay';
 import type { InventoryWorkerObserver } from '../kafka/kafka-inventory';
 import type { FollowerMonitor, FollowerStatus } from '../../projections/log-follower';
 import type { ProjectionObserver } from '../../projections/ports';
-import type { BreakerObserver } from '../redis/redis-shared-cache';
+import type { BreakerStateObserver } from '../breakers/circuit-breaker';
 import type { CacheObserver } from '../../read-api/cache/read-cache';
 
 /** Crest's Prometheus metrics, on a registry of its own so that several instances can live in one test process. */
@@ -76,7 +76,7 @@ export class CrestMetrics {
   });
   private readonly cacheLookups = new Counter({
     name: 'crest_cache_lookups_total',
-    help: 'Read-cache lookups by namespace and outcome (hit, stale, miss, shared_hit)',
+    help: 'Read-cache lookups by namespace and outcome (hit, stale, miss, shared_hit, stale_on_error: an old value served because the read models failed)',
     labelNames: ['namespace', 'outcome'] as const,
     registers: [this.registry],
   });
@@ -107,7 +107,7 @@ export class CrestMetrics {
 
   private readonly breakerState = new Gauge({
     name: 'crest_circuit_breaker_open',
-    help: 'Circuit breaker state: 1 open, 0.5 half-open, 0 closed',
+    help: 'Circuit breaker state by breaker (redis-cache, mongodb-read-models, payment-provider): 1 open, 0.5 half-open, 0 closed',
     labelNames: ['breaker'] as const,
     registers: [this.registry],
   });
@@ -291,11 +291,14 @@ export class CrestMetrics {
     };
   }
 
-  breakerObserver(logger: Logger): BreakerObserver {
+  breakerObserver(logger: Logger): BreakerStateObserver {
     return {
+      registered: (name) => this.breakerState.set({ breaker: name }, 0),
       stateChanged: (name, state) => {
         this.breakerState.set({ breaker: name }, state === 'open' ? 1 : state === 'half_open' ? 0.5 : 0);
-        logger.warn({ breaker: name, state }, 'circuit breaker changed state');
+        if (state === 'open') logger.warn({ breaker: name, state }, `circuit breaker ${name} opened: calls fail fast`);
+        else if (state === 'half_open') logger.info({ breaker: name, state }, `circuit breaker ${name} half-open: letting one trial call through`);
+        else logger.info({ breaker: name, state }, `circuit breaker ${name} closed`);
       },
     };
   }

@@ -1,8 +1,11 @@
 import { LRUCache } from 'lru-cache';
 import type { SharedCache } from '../ports';
 
+/** `stale_on_error`: an old value served because the read models failed to give a new one. */
+export type LookupOutcome = 'hit' | 'stale' | 'miss' | 'shared_hit' | 'stale_on_error';
+
 export interface CacheObserver {
-  lookup(namespace: string, outcome: 'hit' | 'stale' | 'miss' | 'shared_hit'): void;
+  lookup(namespace: string, outcome: LookupOutcome): void;
   rebuilt(namespace: string): void;
 }
 
@@ -23,6 +26,14 @@ interface Entry<V> {
   readonly position: number;
   readonly freshUntil: number;
   readonly stale: boolean;
+  /** The last rebuild of this entry failed (the read models are unavailable): served copies are marked stale. */
+  readonly failing?: boolean;
+}
+
+/** A value and whether it is served only because the read models could not give a newer one. */
+export interface Served<V> {
+  readonly value: V;
+  readonly stale: boolean;
 }
 
 /** A rebuild under way; `since.invalidated` records an invalidation that arrived while it loaded. */
@@ -41,6 +52,8 @@ interface SharedEntry<V> {
  * - a hot key that expires or is invalidated is rebuilt by one caller (singleflight) while the rest get the stale copy;
  * - unknown keys are cached as misses for `missTtlMs`;
  * - TTLs carry jitter.
+ * Entries outlive their TTL (until the LRU evicts them), so when the read models fail, the last value is still served
+ * (stale-if-error), and once a rebuild of it has failed, it is served marked `stale`.
  * An entry loaded before a position the caller asks for (`minPosition`) is never served to that caller.
  * Per-key state lives only in the LRU and in the rebuilds under way, so memory is bounded by `max` plus concurrency,
  * however many distinct keys are ever seen.
@@ -66,18 +79,26 @@ export class ReadCache<V> {
    * `load` reads the value from the read models; `position` is the read models' position just before it runs.
    */
   async get(key: string, load: () => Promise<V | undefined>, position: () => number, minPosition = 0): Promise<V | undefined> {
+    return (await this.read(key, load, position, minPosition)).value;
+  }
+
+  /**
+   * As `get`, and says whether the value is stale because the read models failed: an entry past its TTL (or
+   * invalidated) whose last rebuild failed. A key with no usable entry rethrows the load's error.
+   */
+  async read(key: string, load: () => Promise<V | undefined>, position: () => number, minPosition = 0): Promise<Served<V | undefined>> {
     const entry = this.l1.get(key);
     if (entry && entry.position >= minPosition) {
       if (!entry.stale && entry.freshUntil > this.now()) {
         this.observer.lookup(this.namespace, 'hit');
-        return entry.value;
+        return { value: entry.value, stale: false };
       }
-      this.observer.lookup(this.namespace, 'stale');
+      this.observer.lookup(this.namespace, entry.failing ? 'stale_on_error' : 'stale');
       this.rebuild(key, load, position, minPosition).catch(() => undefined);
-      return entry.value;
+      return { value: entry.value, stale: entry.failing === true };
     }
     this.observer.lookup(this.namespace, 'miss');
-    return (await this.rebuild(key, load, position, minPosition)).value;
+    return { value: (await this.rebuild(key, load, position, minPosition)).value, stale: false };
   }
 
   /** Marks an entry stale: the next reader triggers one rebuild and meanwhile still gets the old value. */
@@ -108,7 +129,12 @@ export class ReadCache<V> {
         this.observer.lookup(this.namespace, 'shared_hit');
       } else {
         loadedAt = position();
-        value = await load();
+        try {
+          value = await load();
+        } catch (error) {
+          this.markFailing(key);
+          throw error;
+        }
         this.observer.rebuilt(this.namespace);
       }
       const ttl = this.jittered(value === undefined ? this.options.missTtlMs : this.options.ttlMs);
@@ -124,6 +150,12 @@ export class ReadCache<V> {
     return work.finally(() => {
       if (this.inFlight.get(key) === flight) this.inFlight.delete(key);
     });
+  }
+
+  /** The entry kept for `key` (past its TTL or not) could not be rebuilt: it stays, marked as failing. */
+  private markFailing(key: string): void {
+    const entry = this.l1.get(key, { allowStale: true });
+    if (entry && !entry.failing) this.l1.set(key, { ...entry, failing: true });
   }
 
   private async readShared(key: string, minPosition: number): Promise<SharedEntry<V> | undefined> {

@@ -195,3 +195,57 @@ describe('ReadCache memory', () => {
     expect(await cache.get('k', load, () => 1)).to.equal('v2');
   });
 });
+
+describe('ReadCache when the read models fail (stale-if-error)', () => {
+  let clock: number;
+  const outcomes: string[] = [];
+  const observer: CacheObserver = { lookup: (_ns, outcome) => void outcomes.push(outcome), rebuilt: () => {} };
+  const unavailable = () => Object.assign(new Error('The read models cannot be reached'), { code: 'unavailable' });
+  beforeEach(() => {
+    clock = 1_000_000;
+    outcomes.length = 0;
+  });
+
+  it('keeps serving the last value past its TTL, marked stale once a rebuild has failed, until a rebuild succeeds', async () => {
+    // given a cached value
+    const cache = new ReadCache<string>('card', { max: 10, ttlMs: 1000, missTtlMs: 200, jitter: 0, now: () => clock }, observer);
+    let down = false;
+    const load = async () => {
+      if (down) throw unavailable();
+      return 'v1';
+    };
+    expect(await cache.read('MUG', load, () => 1)).to.deep.equal({ value: 'v1', stale: false });
+
+    // when the read models fail and the value is past its TTL
+    down = true;
+    clock += 5000;
+
+    // then the first reader gets the old value while a rebuild is tried, and every reader after the failure gets it marked stale
+    expect(await cache.read('MUG', load, () => 1)).to.deep.equal({ value: 'v1', stale: false });
+    await new Promise((r) => setImmediate(r));
+    for (let i = 0; i < 3; i++) expect(await cache.read('MUG', load, () => 1)).to.deep.equal({ value: 'v1', stale: true });
+    expect(outcomes.filter((o) => o === 'stale_on_error')).to.have.length(3);
+
+    // and once the read models answer again, the next reader's rebuild replaces it, and it is fresh again
+    down = false;
+    await cache.read('MUG', load, () => 1);
+    await new Promise((r) => setImmediate(r));
+    expect(await cache.read('MUG', load, () => 1)).to.deep.equal({ value: 'v1', stale: false });
+    expect(outcomes.at(-1)).to.equal('hit');
+  });
+
+  it('rethrows the failure for a key it holds nothing for (the API answers 503)', async () => {
+    const cache = new ReadCache<string>('card', { max: 10, ttlMs: 1000, missTtlMs: 200, jitter: 0, now: () => clock }, observer);
+    let thrown: unknown;
+    await cache.read('NEVER-READ', async () => Promise.reject(unavailable()), () => 1).catch((e: unknown) => (thrown = e));
+    expect(thrown).to.have.property('code', 'unavailable');
+  });
+
+  it('does not serve a stale value to a reader asking for a later position', async () => {
+    const cache = new ReadCache<string>('card', { max: 10, ttlMs: 1000, missTtlMs: 200, jitter: 0, now: () => clock }, observer);
+    await cache.read('MUG', async () => 'v1', () => 5);
+    let thrown: unknown;
+    await cache.read('MUG', async () => Promise.reject(unavailable()), () => 5, 6).catch((e: unknown) => (thrown = e));
+    expect(thrown).to.have.property('code', 'unavailable');
+  });
+});

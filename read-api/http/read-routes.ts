@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { identifier, orderIdSchema, skuSchema } from '../../domain/kernel/event';
 import { NotFoundError, StaleReadModelError } from '../errors';
+import type { Served } from '../cache/read-cache';
 import type { Rendered, Storefront } from '../storefront';
 
 export interface ReadRouteDeps {
@@ -55,10 +56,24 @@ const CustomerOrdersPage = z.object({
 });
 const InventoryView = z.object({ sku: z.string(), received: z.number(), adjusted: z.number(), available: z.number(), reserved: z.number(), sold: z.number() });
 
+/**
+ * Marks an answer served from what was last read because the read models are unavailable: `X-Crest-Stale: true`
+ * and the (RFC 7234) `Warning: 110` "Response is Stale".
+ */
+const STALE_HEADERS = { 'x-crest-stale': 'true', warning: '110 - "Response is Stale"' } as const;
+
+const markStale = (reply: FastifyReply, served: Served<unknown>): void => {
+  if (served.stale) reply.headers(STALE_HEADERS);
+};
+
 /** The customer JWT is required only with CREST_CUSTOMER_AUTH=jwt. */
 const customerSecurity: Array<Record<string, string[]>> = [{ customer: [] }, {}];
 
-/** The storefront read API. Every route honours X-Min-Position (read-your-writes, bounded). */
+/**
+ * The storefront read API. Every route honours X-Min-Position (read-your-writes, bounded). When the read models are
+ * unavailable, a read is answered from the last value this node read for it, marked stale (see STALE_HEADERS), and
+ * only a read with no such value gets `503 unavailable`.
+ */
 export const readRoutes =
   (deps: ReadRouteDeps): FastifyPluginAsync =>
   async (root) => {
@@ -91,7 +106,9 @@ export const readRoutes =
       return wanted;
     };
 
-    const sendRendered = (request: FastifyRequest, reply: FastifyReply, rendered: Rendered) => {
+    const sendRendered = (request: FastifyRequest, reply: FastifyReply, served: Served<Rendered>) => {
+      const rendered = served.value;
+      markStale(reply, served);
       reply.header('etag', rendered.etag).header('cache-control', deps.cacheControl).type('application/json; charset=utf-8');
       if (request.headers['if-none-match'] === rendered.etag) return reply.status(304).send();
       return reply.send(rendered.body);
@@ -113,19 +130,21 @@ export const readRoutes =
       async (request, reply) => {
         const minPosition = await minPositionOf(request);
         const card = await storefront.productCard(request.params.sku, minPosition);
-        if (!card) throw new NotFoundError('unknown_sku', `No product is listed as ${request.params.sku}`);
-        return sendRendered(request, reply, card);
+        if (!card.value) throw new NotFoundError('unknown_sku', `No product is listed as ${request.params.sku}`);
+        return sendRendered(request, reply, { value: card.value, stale: card.stale });
       },
     );
 
     app.get(
       '/v1/orders/:id',
       { config: { customer: true }, schema: { tags: ['storefront'], security: customerSecurity, params: z.object({ id: orderIdSchema }), headers: MinPositionHeaders, response: { 200: OrderView } } },
-      async (request) => {
-        await minPositionOf(request);
-        const order = await storefront.order(request.params.id);
+      async (request, reply) => {
+        const minPosition = await minPositionOf(request);
+        const served = await storefront.order(request.params.id, minPosition);
+        const order = served.value;
         // another customer's order is answered exactly as an unknown one
         if (!order || (request.customerId !== undefined && order.customerId !== request.customerId)) throw new NotFoundError('order_not_found', `No order ${request.params.id}`);
+        markStale(reply, served);
         const { position: _position, lines, ...view } = order;
         return { ...view, lines: [...lines] };
       },
@@ -134,20 +153,23 @@ export const readRoutes =
     app.get(
       '/v1/customers/:customerId/orders',
       { config: { customer: true }, schema: { tags: ['storefront'], security: customerSecurity, params: z.object({ customerId: identifier }), querystring: PagedQuerystring, headers: MinPositionHeaders, response: { 200: CustomerOrdersPage } } },
-      async (request) => {
-        await minPositionOf(request);
-        return storefront.customerOrders(request.params.customerId, request.query.limit, request.query.cursor);
+      async (request, reply) => {
+        const minPosition = await minPositionOf(request);
+        const served = await storefront.customerOrders(request.params.customerId, request.query.limit, request.query.cursor, minPosition);
+        markStale(reply, served);
+        return served.value;
       },
     );
 
     app.get(
       '/v1/inventory/:sku',
       { schema: { tags: ['operations'], params: z.object({ sku: skuSchema }), headers: MinPositionHeaders, response: { 200: InventoryView } } },
-      async (request) => {
-        await minPositionOf(request);
-        const view = await storefront.inventory(request.params.sku);
-        if (!view) throw new NotFoundError('unknown_sku', `No stock has been recorded for ${request.params.sku}`);
-        return view;
+      async (request, reply) => {
+        const minPosition = await minPositionOf(request);
+        const served = await storefront.inventory(request.params.sku, minPosition);
+        if (!served.value) throw new NotFoundError('unknown_sku', `No stock has been recorded for ${request.params.sku}`);
+        markStale(reply, served);
+        return served.value;
       },
     );
   };
