@@ -10,7 +10,7 @@ import { CommandRejectedError } from '../errors';
 import { handleCommand, loadStream, type CommandDeps } from '../handle-command';
 import type { InventoryGateway } from '../inventory/inventory-writers';
 import type { CommandContext } from '../metadata';
-import { TransientPaymentError, type PaymentProvider } from '../payments/payment-provider';
+import { PaymentProviderUnavailableError, TransientPaymentError, type PaymentProvider } from '../payments/payment-provider';
 import type { CheckpointStore, PaymentTokenVault } from '../ports';
 import { DeadlineTracker } from './deadline-tracker';
 
@@ -63,6 +63,8 @@ export class CheckoutRunner {
   private follower: LogFollower | undefined;
   private scheduler: NodeJS.Timeout | undefined;
   private readonly payments = new Set<Promise<void>>();
+  /** Payments waiting for the provider's breaker; stop() wakes them. */
+  private readonly waiting = new Set<() => void>();
   private stopped = false;
   private running = false;
   private readonly random: () => number;
@@ -117,6 +119,7 @@ export class CheckoutRunner {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const wake of [...this.waiting]) wake();
     if (this.scheduler) clearInterval(this.scheduler);
     const follower = this.follower;
     this.follower = undefined;
@@ -284,7 +287,10 @@ export class CheckoutRunner {
       }
       const paymentToken = await this.tokenFor(command.paymentId, command.orderId);
       if (paymentToken === undefined) throw new Error(`No payment token is kept for ${command.paymentId}: it cannot be charged, and order ${command.orderId} will expire at its deadline`);
-      await this.withRetries(() => this.provider.charge({ paymentId: command.paymentId, orderId: command.orderId, amountCents: command.amountCents, paymentToken }));
+      await this.withRetries(
+        () => this.provider.charge({ paymentId: command.paymentId, orderId: command.orderId, amountCents: command.amountCents, paymentToken }),
+        () => this.stillAwaitsOutcome(command.orderId, command.paymentId),
+      );
     })().catch((error: unknown) => this.observer.failed(error));
     this.payments.add(run);
     void run.finally(() => this.payments.delete(run));
@@ -299,15 +305,53 @@ export class CheckoutRunner {
     return typeof legacy?.paymentToken === 'string' ? legacy.paymentToken : undefined;
   }
 
-  /** Exponential backoff with full jitter, only for errors the provider marks as transient. */
-  private async withRetries(call: () => Promise<void>): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
+  /**
+   * True while the order still waits for this payment's outcome (a charge that is no longer wanted stops retrying).
+   * When the streams cannot be read just now (the store is locked), the charge is still wanted: asking costs nothing.
+   */
+  private async stillAwaitsOutcome(orderId: string, paymentId: string): Promise<boolean> {
+    try {
+      const { order, payment } = await this.load(orderId);
+      return order.status === 'awaiting_payment' && order.paymentId === paymentId && payment.outcome === 'none';
+    } catch {
+      return true;
+    }
+  }
+
+  /**
+   * Exponential backoff with full jitter, only for errors the provider marks as transient. With `stillWanted`, a call
+   * that was not made because the provider's breaker is open waits until the breaker lets calls through and goes
+   * again, with the same request (the same payment id), for as long as `stillWanted` holds; those waits use no attempt.
+   */
+  private async withRetries(call: () => Promise<void>, stillWanted?: () => Promise<boolean>): Promise<void> {
+    for (let attempt = 0; ; ) {
       try {
         return await call();
       } catch (error) {
-        if (!(error instanceof TransientPaymentError) || attempt + 1 >= this.options.paymentRetries || this.stopped) throw error;
+        if (this.stopped) throw error;
+        if (stillWanted && error instanceof PaymentProviderUnavailableError) {
+          // jitter spreads the payments that waited together over the breaker's trial call
+          await this.waitUnlessStopped(Math.max(error.retryInMs, this.options.paymentBackoffMs) * (1 + this.random()));
+          if (this.stopped || !(await stillWanted())) return;
+          continue;
+        }
+        if (!(error instanceof TransientPaymentError) || attempt + 1 >= this.options.paymentRetries) throw error;
         await sleep(this.random() * this.options.paymentBackoffMs * 2 ** attempt);
+        attempt++;
       }
     }
+  }
+
+  private waitUnlessStopped(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.waiting.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      timer.unref();
+      this.waiting.add(wake);
+    });
   }
 }

@@ -20,6 +20,21 @@ export class TransientPaymentError extends Error {
   }
 }
 
+/**
+ * The provider was not called at all: calls to it fail fast for a while (a circuit breaker in front of it is open
+ * after repeated failures). Retry the same call, with the same payment id, after `retryInMs`; the wait is no attempt.
+ */
+export class PaymentProviderUnavailableError extends TransientPaymentError {
+  constructor(
+    message: string,
+    /** Until a call may go through again; 0 when a trial call is under way and the answer is due any moment. */
+    readonly retryInMs: number,
+  ) {
+    super(message);
+    this.name = 'PaymentProviderUnavailableError';
+  }
+}
+
 export interface ChargeRequest {
   readonly paymentId: string;
   readonly orderId: string;
@@ -37,7 +52,8 @@ export interface RefundRequest {
 /**
  * The payment provider port. Both calls are idempotent by payment id: repeating one never charges or refunds twice.
  * Outcomes arrive later as provider events (the webhook); a call only says the provider accepted the request.
- * Throws TransientPaymentError when the same call may be retried.
+ * Throws TransientPaymentError when the same call may be retried (PaymentProviderUnavailableError when the call was
+ * not even made).
  */
 export interface PaymentProvider {
   charge(request: ChargeRequest): Promise<void>;

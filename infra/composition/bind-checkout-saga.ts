@@ -5,6 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { CheckoutRunner } from '../../commands/checkout-saga/checkout-runner';
 import { DeadlineTracker } from '../../commands/checkout-saga/deadline-tracker';
 import { PaymentCallbacks } from '../../commands/payments/payment-callbacks';
+import { Breaker } from '../breakers/circuit-breaker';
+import { PaymentProviderBreaker } from '../breakers/payment-provider-breaker';
 import { SimulatedPaymentProvider } from '../simulated-payments/simulated-provider';
 
 /** Payments and the checkout saga: provider callbacks, the (simulated) provider, the saga runner and its durable timers. */
@@ -21,10 +23,17 @@ export const bindCheckoutSaga = (c: Container, config: CrestConfig): void => {
   });
   c.bind(Tokens.CheckoutRunner).toDynamicValue((ctx) => {
     const logger = ctx.get(Tokens.Logger);
+    // the saga calls the provider through a breaker; Tokens.PaymentProvider stays the adapter itself (stopped at exit)
+    const breaker = new Breaker(
+      'payment-provider',
+      { timeoutMs: config.CREST_BREAKER_PAYMENT_TIMEOUT_MS, resetMs: config.CREST_BREAKER_RESET_MS },
+      ctx.get(Tokens.Metrics).breakerObserver(logger),
+      PaymentProviderBreaker.counts,
+    );
     return new CheckoutRunner(
       commandDeps(ctx),
       ctx.get(Tokens.Gateway),
-      ctx.get(Tokens.PaymentProvider),
+      new PaymentProviderBreaker(ctx.get(Tokens.PaymentProvider), breaker),
       ctx.get(Tokens.PaymentTokens),
       ctx.get(Tokens.Checkpoints),
       new DeadlineTracker(ctx.get(Tokens.EventStore), { snapshots: ctx.get(Tokens.Snapshots), monitor: ctx.get(Tokens.FollowerMonitor), ...followerRetry(config) }),
