@@ -65,6 +65,8 @@ describe('fault: FerretDB goes down mid-sale and comes back (crest start, CREST_
     await traffic.reach(downAt + 150, 45_000, '150 more orders while FerretDB is down');
     expect(await followerMetric(c, 'crest_follower_stalled')).to.equal(1);
     expect((await followerMetric(c, 'crest_follower_retries_total')) ?? 0).to.be.greaterThan(retriesBefore);
+    // and the read store's breaker opens: reads fail fast, answered from what was last read (stale) or 503
+    await waitFor(async () => (await breakerMetric(c)) === 1, 30_000, 'the read store breaker to open');
 
     // when FerretDB is back
     await services('up', 'ferretdb');
@@ -95,6 +97,16 @@ describe('fault: FerretDB goes down mid-sale and comes back (crest start, CREST_
     const head = (await store.headPosition()) ?? 0;
     await waitFor(async () => ((await followerMetric(c, 'crest_follower_position')) ?? 0) >= head, 60_000, 'the read models to reach the head of the log');
     expect(await followerMetric(c, 'crest_follower_stalled')).to.equal(0);
+    // the breaker closes on the first read it lets through once its reset time has passed (CREST_BREAKER_RESET_MS)
+    await waitFor(
+      async () => {
+        const read = await c.call('GET', `/v1/inventory/${skus[0]}`, { headers: { 'x-min-position': String(head) } });
+        return read.status === 200 && read.headers.get('x-crest-stale') === null;
+      },
+      30_000,
+      'reads to be answered fresh again',
+    );
+    expect(await breakerMetric(c)).to.equal(0);
     for (const sku of skus) {
       const truth = await stockFromLog(store, sku);
       const view = await c.call('GET', `/v1/inventory/${sku}`, { headers: { 'x-min-position': String(head) } });
@@ -113,6 +125,9 @@ describe('fault: FerretDB goes down mid-sale and comes back (crest start, CREST_
     console.log(`      [fault:ferretdb-down] read models equal the log: ${skus.length} inventory views, ${checked} orders`);
   });
 });
+
+const breakerMetric = async (crest: TestCrest): Promise<number | undefined> =>
+  metricValue((await crest.call('GET', '/metrics')).body as string, 'crest_circuit_breaker_open', { breaker: 'mongodb-read-models' });
 
 const followerMetric = async (crest: TestCrest, name: string): Promise<number | undefined> =>
   metricValue((await crest.call('GET', '/metrics')).body as string, name, { follower: FOLLOWER });
