@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { Bench, type BenchOptions, type Scenario } from './harness';
 import { renderBenchmarkDocs } from './report';
 import { browseHttp } from './scenarios/browse-http';
+import { clusterScaling, clusterWrk } from './scenarios/cluster-wrk';
 import { hotSkuHttp } from './scenarios/hot-sku-http';
 import { hotSkuInProcess } from './scenarios/hot-sku-inprocess';
 import { hotSkuWrk } from './scenarios/hot-sku-wrk';
@@ -13,7 +14,7 @@ import { rebuild } from './scenarios/rebuild';
 import { rebuildMongo } from './scenarios/rebuild-mongo';
 import { recovery } from './scenarios/recovery';
 
-export const SCENARIOS: readonly Scenario[] = [hotSkuInProcess, hotSkuHttp, hotSkuWrk, browseHttp, rebuild, rebuildMongo, recovery];
+export const SCENARIOS: readonly Scenario[] = [hotSkuInProcess, hotSkuHttp, hotSkuWrk, browseHttp, rebuild, rebuildMongo, recovery, clusterWrk, clusterScaling];
 
 const USAGE = `usage: npm run bench -- <scenario|all|list|docs> [--rounds N] [--warmup N] [--duration S] [--connections N]
                                            [--events A,B] [--ops N] [--redis URL] [--mongo URL]

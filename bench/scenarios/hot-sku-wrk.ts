@@ -34,7 +34,7 @@ const ms = (text: string): number => {
   return m[2] === 'us' ? n / 1000 : m[2] === 's' ? n * 1000 : n;
 };
 
-const wrk = (url: string, script: string, connections: number, seconds: number, env: Record<string, string>): Promise<WrkRun> =>
+export const wrk = (url: string, script: string, connections: number, seconds: number, env: Record<string, string>): Promise<WrkRun> =>
   new Promise((done, fail) => {
     const child = spawn('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', join(scripts, script), url], { env: { ...process.env, ...env } });
     let out = '';

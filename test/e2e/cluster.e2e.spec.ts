@@ -110,7 +110,7 @@ describe('cluster: 2 API nodes, 2 inventory workers, projections and sagas on Ka
         victim.child.kill('SIGKILL');
       }
     });
-    // failover: from the kill until every SKU answers a reservation promptly again (probed in parallel, every 250 ms)
+    // every SKU answers a reservation promptly again (probed in parallel, every 250 ms)
     const recovered = new Map<string, number>();
     const probePending: Array<{ orderId: string; sku: string }> = [];
     let probe = 0;
@@ -133,8 +133,8 @@ describe('cluster: 2 API nodes, 2 inventory workers, projections and sagas on Ka
       ),
     );
     for (const p of probePending) result.placed.push(...(await resolvePending(p.orderId, p.sku)));
-    const failoverMs = Math.max(...recovered.values()) - killedAt;
-    console.log(`      failover after SIGKILL: ${(failoverMs / 1000).toFixed(1)} s until every SKU accepted reservations again; sale statuses ${JSON.stringify([...result.statuses])}, ${result.pending} answered 202`);
+    // not a failover time (the probes start after the sale): test/e2e/hosts-cluster.e2e.spec.ts measures that during the sale
+    console.log(`      after the SIGKILL every SKU accepts reservations again; sale statuses ${JSON.stringify([...result.statuses])}, ${result.pending} answered 202`);
     await verify(skus, result.placed, 100);
   });
 

@@ -135,11 +135,11 @@ export class TestCluster {
     child.stderr.on('data', (d: Buffer) => (proc.output += d.toString()));
     this.procs.push(proc);
     const isRelay = args[0] === 'work' && args[1] === 'relay';
-    const started = () => (isRelay ? /Crest relay is running/.test(proc.output) : /on (http:\/\/\S+)\)/.test(proc.output));
+    const started = () => (isRelay ? /Crest relay is running/.test(proc.output) : /on (http:\/\/[^\s)]+)/.test(proc.output));
     await waitFor(() => started() || child.exitCode !== null, 60_000, `${name} to start`);
     if (!started()) throw new Error(`${name} did not start:\n${proc.output}`);
     if (isRelay) return proc;
-    proc.url = /on (http:\/\/\S+)\)/.exec(proc.output)![1]!;
+    proc.url = /on (http:\/\/[^\s)]+)/.exec(proc.output)![1]!;
     await waitFor(async () => (await this.status(proc.url, '/health/ready')) === 200, 60_000, `${name} to be ready`);
     return proc;
   }
@@ -166,7 +166,7 @@ export class TestCluster {
 
   /** URLs of the live API nodes that listen (one being started again is not among them until it listens). */
   apis(): string[] {
-    return this.procs.filter((p) => p.args[0] === 'serve' && p.url !== '' && p.child.exitCode === null && p.child.signalCode === null).map((p) => p.url);
+    return this.procs.filter((p) => (p.args[0] === 'serve' || p.args[0] === 'start') && p.url !== '' && p.child.exitCode === null && p.child.signalCode === null).map((p) => p.url);
   }
 
   async call(url: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}, timeoutMs = 30_000): Promise<HttpResult> {
