@@ -198,6 +198,11 @@ export class KafkaInventoryWorker {
   private detach: (() => void) | undefined;
   private reopenTimer: NodeJS.Timeout | undefined;
   private reopening: Promise<void> | undefined;
+  /** Per partition, the next offset to commit: every request below it is durable and answered. */
+  private handled = new Map<number, string>();
+  private commitTimer: NodeJS.Timeout | undefined;
+  private committing: Promise<void> | undefined;
+  private assignment = 0;
 
   constructor(
     private readonly kafka: Kafka,
@@ -236,8 +241,12 @@ export class KafkaInventoryWorker {
     const wasRunning = this.state !== 'stopped';
     this.state = 'stopped';
     if (this.reopenTimer) clearTimeout(this.reopenTimer);
+    if (this.commitTimer) clearInterval(this.commitTimer);
+    this.commitTimer = undefined;
     await this.reopening;
     const consumer = this.consumer;
+    // what was handled is committed before leaving, so the next owner repeats as little as possible
+    if (consumer) await this.commitHandled(consumer);
     this.consumer = undefined;
     try {
       await consumer?.disconnect();
@@ -260,6 +269,9 @@ export class KafkaInventoryWorker {
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
       if (this.consumer !== consumer) return;
+      // offsets handled under the old assignment are not committed now: the new owners go on from the last commit
+      this.handled = new Map();
+      this.assignment += 1;
       const dropped = this.writers.reset();
       this.observer.rebalanced(dropped);
       const assignment = event.payload.memberAssignment[this.options.topic] ?? [];
@@ -271,11 +283,14 @@ export class KafkaInventoryWorker {
     await consumer.connect();
     // a new group starts from the beginning; requests whose deadline passed are skipped, so old ones do nothing
     await consumer.subscribe({ topic: this.options.topic, fromBeginning: true });
-    // offsets are a position, not the record (the event store is): they are committed every commitIntervalMs, never
-    // awaited per batch; a request delivered again after a crash or a rebalance is deduplicated by the writers
+    // offsets are a position, not the record (the event store is): they are committed every commitIntervalMs beside
+    // the fetch loop, never awaited on it (kafkajs's autoCommit commits after every batch, before the next fetch); a
+    // request delivered again after a crash or a rebalance is deduplicated by the writers
+    if (this.commitTimer) clearInterval(this.commitTimer);
+    this.commitTimer = setInterval(() => void this.commitHandled(consumer), this.options.commitIntervalMs ?? 1000);
+    this.commitTimer.unref();
     await consumer.run({
-      autoCommit: true,
-      autoCommitInterval: this.options.commitIntervalMs ?? 1000,
+      autoCommit: false,
       partitionsConsumedConcurrently: this.options.partitionsConcurrently,
       eachBatchAutoResolve: false,
       eachBatch: async (payload) => {
@@ -311,8 +326,29 @@ export class KafkaInventoryWorker {
     if (!results || failed) throw failed?.[0] ?? new Error('Redis did not take the replies');
     const last = batch.messages[batch.messages.length - 1];
     // resolved (and so committed with the next periodic commit) only now that every append in the batch is durable and answered
-    if (last) resolveOffset(last.offset);
+    if (last) {
+      resolveOffset(last.offset);
+      this.handled.set(batch.partition, (BigInt(last.offset) + 1n).toString());
+    }
     await heartbeat();
+  }
+
+  /** Commits the handled offsets (one commit at a time); a failure (a rebalance, Kafka away) waits for the next tick. */
+  private async commitHandled(consumer: Consumer): Promise<void> {
+    if (this.committing || this.handled.size === 0 || this.consumer !== consumer) return;
+    const offsets = [...this.handled].map(([partition, offset]) => ({ topic: this.options.topic, partition, offset }));
+    const taken = this.handled;
+    const assignment = this.assignment;
+    this.handled = new Map();
+    this.committing = consumer
+      .commitOffsets(offsets)
+      .catch(() => {
+        // the requests stay handled; what was not committed is committed with the next tick, or delivered again
+        if (assignment !== this.assignment) return;
+        for (const [partition, offset] of taken) if (!this.handled.has(partition)) this.handled.set(partition, offset);
+      })
+      .finally(() => (this.committing = undefined));
+    await this.committing;
   }
 
   private crashed(consumer: Consumer, error: Error, restart: boolean): void {
