@@ -88,6 +88,8 @@ const withQueryFields = (collection: string, doc: PositionedDocument): Positione
  */
 export class MongoReadModels implements ReadModelStore, CatalogueQueries, OrderQueries, InventoryQueries {
   private readonly maxUpdatesPerCommand: number;
+  /** FerretDB 1.x uses the `_id` index only for a filter that is exactly `{_id}`: reads and writes take that shape there. */
+  private readonly exactIdOnly: boolean;
 
   /**
    * @param server FerretDB 1.x holds one SQLite connection per matched update until the whole `update` command ends,
@@ -98,6 +100,7 @@ export class MongoReadModels implements ReadModelStore, CatalogueQueries, OrderQ
     server: MongoServerKind = 'mongodb',
   ) {
     this.maxUpdatesPerCommand = server === 'ferretdb' ? FERRETDB_MAX_UPDATES_PER_COMMAND : 1000;
+    this.exactIdOnly = server === 'ferretdb';
   }
 
   /** Creates the indexes the queries need. Safe to call on every start. */
@@ -114,9 +117,7 @@ export class MongoReadModels implements ReadModelStore, CatalogueQueries, OrderQ
     if (events.length > 0) {
       const loaded = new Map<string, Map<string, PositionedDocument>>();
       for (const [collection, ids] of documentsTouched(projections, events)) {
-        const docs = await this.collection(collection)
-          .find({ _id: { $in: [...ids] } })
-          .toArray();
+        const docs = await this.load(collection, [...ids]);
         loaded.set(collection, new Map(docs.map((d) => [d._id, strip<PositionedDocument>(d)!])));
       }
       changes = foldBatch(projections, events, (collection, id) => loaded.get(collection)?.get(id));
@@ -190,6 +191,13 @@ export class MongoReadModels implements ReadModelStore, CatalogueQueries, OrderQ
     return { items, next: docs.length > limit && last ? { createdAt: last.createdAt, orderId: last.orderId } : undefined };
   }
 
+  /** The stored versions of `ids`, in one `$in`. */
+  private load(collection: string, ids: readonly string[]): Promise<Stored[]> {
+    return this.collection(collection)
+      .find({ _id: { $in: [...ids] } } as Filter<Stored>)
+      .toArray();
+  }
+
   /**
    * New documents are inserted in one command (E11000 means another writer got there first: those inserts are retried
    * as guarded replaces); known ones are replaced only while older, in commands of at most `maxUpdatesPerCommand`.
@@ -200,11 +208,17 @@ export class MongoReadModels implements ReadModelStore, CatalogueQueries, OrderQ
     const guardedReplace = (doc: Stored): AnyBulkWriteOperation<Stored> => ({
       replaceOne: { filter: { _id: doc._id, position: { $lt: doc.position } } as Filter<Stored>, replacement: doc },
     });
+    // On FerretDB a filter with the position in it scans the whole collection, so a write there costs more the more
+    // documents there are. There the guard is the batch's own read: `before` is what was stored when the batch began,
+    // and the fold made `after` newer. That holds with one projection worker per read-model set (the default); two
+    // at once could put back an older version on FerretDB, which MongoDB's server-side guard prevents.
+    const knownReplace = (doc: Stored): AnyBulkWriteOperation<Stored> =>
+      this.exactIdOnly ? { replaceOne: { filter: { _id: doc._id } as Filter<Stored>, replacement: doc } } : guardedReplace(doc);
     const inserts = changes.filter((c) => c.after && !c.before).map(stored);
-    const updates = changes.filter((c) => c.after && c.before).map((c) => guardedReplace(stored(c)));
+    const updates = changes.filter((c) => c.after && c.before).map((c) => knownReplace(stored(c)));
     const deletes: AnyBulkWriteOperation<Stored>[] = changes
       .filter((c) => !c.after && c.before)
-      .map((c) => ({ deleteOne: { filter: { _id: c.id, position: { $lte: c.before!.position } } as Filter<Stored> } }));
+      .map((c) => ({ deleteOne: { filter: (this.exactIdOnly ? { _id: c.id } : { _id: c.id, position: { $lte: c.before!.position } }) as Filter<Stored> } }));
     if (inserts.length > 0) {
       try {
         await target.insertMany(inserts, { ordered: false });
