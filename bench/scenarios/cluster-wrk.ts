@@ -10,12 +10,52 @@
  * 2 cores with everything else; embedded keeps them in memory.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { fmt, type Bench, type Scenario } from '../harness';
 import { TestCluster, type RoleProcess } from '../../test/support/cluster';
 import { SKUS } from './hot-sku-http';
 import { wrk } from './hot-sku-wrk';
 
 const STOCK = 1_000_000;
+
+/** CPU seconds (user + system) of each process, from /proc (Linux; empty elsewhere). */
+const cpuSeconds = (pids: ReadonlyMap<string, number>): Map<string, number> => {
+  const out = new Map<string, number>();
+  for (const [name, pid] of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(name, (Number(fields[11]) + Number(fields[12])) / 100);
+    } catch {
+      // gone, or not Linux
+    }
+  }
+  return out;
+};
+
+/** The cluster's processes and the local servers', by name (the servers' pids from services.sh's pid files). */
+const processes = (cluster: TestCluster): Map<string, number> => {
+  const pids = new Map<string, number>();
+  for (const p of cluster.procs) if (p.child.pid && p.child.exitCode === null) pids.set(p.name, p.child.pid);
+  const state = resolve(__dirname, '../../.crest-local');
+  for (const [name, file] of [['kafka', 'kafka/kafka.pid'], ['redis', 'redis/redis.pid'], ['ferretdb', 'ferretdb/ferretdb.pid']] as const) {
+    try {
+      pids.set(name, Number(readFileSync(join(state, file), 'utf8').trim()));
+    } catch {
+      // not started by services.sh
+    }
+  }
+  return pids;
+};
+
+/** "api 85%, kafka 40%, …": CPU per process over `seconds` (100% = one core), busiest first. */
+const cpuShare = (before: Map<string, number>, after: Map<string, number>, seconds: number): string =>
+  [...after]
+    .map(([name, used]) => [name, (used - (before.get(name) ?? used)) / seconds] as const)
+    .sort(([, a], [, b]) => b - a)
+    .map(([name, share]) => `${name} ${Math.round(share * 100)}%`)
+    .join(', ');
 
 /** Settings on top of the test cluster's (FerretDB read models, Redis cache, rate limits and shedding off). */
 const clusterEnv = (partitions: number): Record<string, string> => ({
@@ -77,12 +117,19 @@ export const clusterWrk: Scenario = {
       await embedded.cluster.dispose();
       throw error;
     });
+    const cpus: string[] = [];
     try {
       await bench.runRounds(async () => {
         const e1 = await wrk(embedded.url, 'orders.lua', 1, seconds, { WRK_SKUS: SKUS.join(','), WRK_RUN: run(bench, 'e1') });
         const c1 = await wrk(cluster.url, 'orders.lua', 1, seconds, { WRK_SKUS: SKUS.join(','), WRK_RUN: run(bench, 'c1') });
         const eN = await wrk(embedded.url, 'orders.lua', connections, seconds, { WRK_SKUS: SKUS.join(','), WRK_RUN: run(bench, 'eN') });
+        const pids = processes(cluster.cluster);
+        const before = cpuSeconds(pids);
+        const started = performance.now();
         const cN = await wrk(cluster.url, 'orders.lua', connections, seconds, { WRK_SKUS: SKUS.join(','), WRK_RUN: run(bench, 'cN') });
+        const cpu = cpuShare(before, cpuSeconds(pids), (performance.now() - started) / 1000);
+        bench.log(`cluster CPU per process during the ${connections}-connection run (100% = one core): ${cpu}`);
+        cpus.push(cpu);
         bench.log(`1 connection: embedded p50 ${fmt(e1.p50, 'ms')}, cluster p50 ${fmt(c1.p50, 'ms')} (${c1.statuses})`);
         bench.log(`${connections} connections: embedded ${fmt(eN.goodput)} req/s p99 ${fmt(eN.p99, 'ms')} (${eN.statuses}); cluster ${fmt(cN.goodput)} req/s p99 ${fmt(cN.p99, 'ms')} (${cN.statuses} ${cN.errors})`);
         bench.record('cluster', cN.goodput);
@@ -93,6 +140,7 @@ export const clusterWrk: Scenario = {
         bench.record('embeddedP50c1', e1.p50);
         bench.record('hop', c1.p50 - e1.p50);
       });
+      if (cpus.length > 0) bench.note(`cluster CPU per process, last ${connections}-connection run (100% = one core): ${cpus[cpus.length - 1]}`);
       bench.ratio('cluster/embedded (wrk)', 'cluster', 'embedded');
       bench.target('cluster goodput vs embedded, same run', 'ratio:cluster/embedded (wrk)', '>=', 0.8, 'x');
       bench.target('p50 added by the Kafka hop at 1 connection', 'hop', '<=', 3, 'ms');
@@ -124,8 +172,13 @@ export const clusterScaling: Scenario = {
         const running = await start({ workers, partitions, withProjections: false });
         try {
           await wrk(running.url, 'orders.lua', connections, 3, { WRK_SKUS: SKUS.join(','), WRK_RUN: run(bench, `warm-${workers}-${partitions}`) });
+          const pids = processes(running.cluster);
+          const before = cpuSeconds(pids);
+          const started = performance.now();
           const r = await wrk(running.url, 'orders.lua', connections, seconds, { WRK_SKUS: SKUS.join(','), WRK_RUN: run(bench, `s-${workers}-${partitions}`) });
-          bench.log(`${workers} worker(s) × ${partitions} partitions: ${fmt(r.goodput)} req/s, p50 ${fmt(r.p50, 'ms')}, p99 ${fmt(r.p99, 'ms')} (${r.statuses} ${r.errors})`);
+          const cpu = cpuShare(before, cpuSeconds(pids), (performance.now() - started) / 1000);
+          bench.log(`${workers} worker(s) × ${partitions} partitions: ${fmt(r.goodput)} req/s, p50 ${fmt(r.p50, 'ms')}, p99 ${fmt(r.p99, 'ms')} (${r.statuses} ${r.errors}); CPU ${cpu}`);
+          bench.note(`${workers}×${partitions}: CPU per process (100% = one core): ${cpu}`);
           bench.record(`w${workers}p${partitions}`, r.goodput);
           bench.record(`w${workers}p${partitions}p99`, r.p99);
         } finally {

@@ -62,7 +62,7 @@ export const rebuildMongo: Scenario = {
       await client.connect();
       const info = await client.db('admin').command({ buildInfo: 1 });
       server = mongoServerKind(info);
-      bench.condition('mongo', `${bench.options.mongoUrl}: ${server === 'ferretdb' ? `FerretDB ${String(info.ferretdbVersion)} (SQLite backend), MongoDB ${String(info.version)} wire protocol` : `MongoDB ${String(info.version)}`}`);
+      bench.condition('mongo', `${bench.options.mongoUrl}: ${server === 'ferretdb' ? `FerretDB ${String(info.ferretdbVersion)} (backend: whatever it was started with; services.sh starts SQLite), MongoDB ${String(info.version)} wire protocol` : `MongoDB ${String(info.version)}`}`);
     } catch (error) {
       await client.close().catch(() => undefined);
       bench.skip('crest', `no MongoDB-compatible server at ${bench.options.mongoUrl} (${(error as Error).message}); start one with npm run services:up or pass --mongo URL`);
