@@ -5,8 +5,9 @@ import { OrderEvents, type OrderEvent } from './order/order';
 import { PaymentEvents, type PaymentEvent } from './payment/payment';
 import { ProviderCallbackEvents, type ProviderCallbackEvent } from './payment/provider-callback';
 import { ProductEvents, type ProductEvent } from './product/product';
+import { SaleEvents, type SaleEvent } from './sale/sale';
 
-export type CrestEvent = ProductEvent | InventoryEvent | OrderEvent | PaymentEvent | ProviderCallbackEvent;
+export type CrestEvent = ProductEvent | InventoryEvent | OrderEvent | PaymentEvent | ProviderCallbackEvent | SaleEvent;
 export type CrestEventType = CrestEvent['type'];
 
 /** Every event type Crest writes, with its current schema version. */
@@ -16,6 +17,7 @@ export const eventDefinitions: Readonly<Record<CrestEventType, EventDefinition<s
   ...OrderEvents,
   ...PaymentEvents,
   ...ProviderCallbackEvents,
+  ...SaleEvents,
 };
 
 /** Validates an event's data against its current schema; throws a ZodError on a mismatch. */

@@ -220,6 +220,8 @@ describe('inventory decider', () => {
         confirmed: [['order-2', T10]],
         receipts: ['rcpt-1', 'rcpt-2'],
         adjustments: ['adj-1', 'adj-2'],
+        sales: [],
+        holdings: [],
       });
     });
 

@@ -1,4 +1,4 @@
-export type Category = 'product' | 'inventory' | 'order' | 'payment' | 'checkout' | 'callback';
+export type Category = 'product' | 'inventory' | 'order' | 'payment' | 'checkout' | 'callback' | 'sale';
 
 export const streamName = (category: Category, id: string): string => `${category}-${id}`;
 
