@@ -1,7 +1,7 @@
 /** A read that found nothing; `code` is the stable problem code. */
 export class NotFoundError extends Error {
   constructor(
-    readonly code: 'unknown_sku' | 'order_not_found' | 'not_found',
+    readonly code: 'unknown_sku' | 'order_not_found' | 'unknown_sale' | 'not_found',
     message: string,
   ) {
     super(message);

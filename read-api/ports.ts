@@ -71,3 +71,23 @@ export interface InvalidationBus {
   /** Resolves once subscribed; the returned function unsubscribes. */
   subscribe(handler: (invalidation: { readonly cards: readonly string[]; readonly browse: boolean }) => void): Promise<() => Promise<void>>;
 }
+
+/** A flash sale as clients see it: `status` is judged by the server's clock when asked. */
+export interface SaleView {
+  readonly saleId: string;
+  readonly sku: string;
+  readonly priceCents: number;
+  readonly startsAt: string;
+  readonly endsAt: string;
+  readonly perCustomerLimit: number;
+  readonly status: 'scheduled' | 'live' | 'ended' | 'cancelled';
+}
+
+/** The sales, for the sale routes and the product card. */
+export interface SaleQueries {
+  get(saleId: string): SaleView | undefined;
+  /** Ordered by `startsAt`, then sale id; `after` is the last sale id of the previous page. */
+  list(options: { status?: SaleView['status']; limit: number; after?: string }): { items: readonly SaleView[]; next: string | undefined };
+  /** The SKU's current or next sale (scheduled or live), if any. */
+  forSku(sku: string): SaleView | undefined;
+}

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { randomUUID } from 'node:crypto';
 import type { ProductCommands } from '../catalog/product-commands';
+import type { SaleCommands } from '../sales/sale-commands';
 import { CommandRejectedError } from '../errors';
 import type { StockCommands } from '../inventory/stock-commands';
 import type { CommandContext } from '../metadata';
@@ -26,11 +27,15 @@ import {
   ReceiptResponse,
   SkuParams,
   WebhookBody,
+  PutSaleBody,
+  SaleParams,
+  SalePositionResponse,
   WebhookResponse,
 } from './schemas';
 
 export interface CommandRouteDeps {
   readonly products: ProductCommands;
+  readonly sales: SaleCommands;
   readonly stock: StockCommands;
   readonly orders: OrderCommands;
   readonly paymentCallbacks: PaymentCallbacks;
@@ -56,6 +61,14 @@ const within = <T>(promise: Promise<T>, ms: number): Promise<T | typeof TIMED_OU
 };
 
 /** The command API: what admins and checkout call. Every success carries the global position of its last event. */
+/** The detail of a refused order, by the refusal's code. */
+const refusalMessages: Readonly<Record<string, string>> = {
+  out_of_stock: 'Not enough stock for',
+  sale_not_started: 'Not on sale yet',
+  purchase_limit_exceeded: 'Past the limit per customer for',
+  sale_changed: "The sale changed while ordering; order again",
+};
+
 export const commandRoutes =
   (deps: CommandRouteDeps): FastifyPluginAsync =>
   async (root) => {
@@ -74,6 +87,21 @@ export const commandRoutes =
       '/v1/products/:sku',
       { config: admin, schema: { tags: ['catalogue'], security: adminSecurity, params: SkuParams, response: { 200: PositionResponse, ...problems } } },
       async (request) => deps.products.delist(request.params.sku, contextOf(request)),
+    );
+
+    app.put(
+      '/v1/sales/:saleId',
+      { config: admin, schema: { tags: ['sales'], security: adminSecurity, params: SaleParams, body: PutSaleBody, response: { 200: SalePositionResponse, 201: SalePositionResponse, ...problems } } },
+      async (request, reply) => {
+        const { created, ...body } = await deps.sales.schedule(request.params.saleId, request.body, contextOf(request));
+        return reply.status(created ? 201 : 200).send(body);
+      },
+    );
+
+    app.delete(
+      '/v1/sales/:saleId',
+      { config: admin, schema: { tags: ['sales'], security: adminSecurity, params: SaleParams, response: { 200: SalePositionResponse, ...problems } } },
+      async (request) => deps.sales.cancel(request.params.saleId, contextOf(request)),
     );
 
     app.post(
@@ -119,8 +147,8 @@ export const commandRoutes =
               .header('location', `/v1/orders/${order.orderId}`)
               .send({ orderId: order.orderId, status: order.status, totalCents: order.totalCents, expiresAt: order.expiresAt, position });
           }
-          case 'out_of_stock':
-            throw new CommandRejectedError({ code: 'out_of_stock', message: `Not enough stock for ${result.skus.join(', ')}`, details: { skus: result.skus } });
+          case 'refused':
+            throw new CommandRejectedError({ code: result.code, message: `${refusalMessages[result.code] ?? 'Cannot be had'}: ${result.skus.join(', ')}`, details: { ...result.details, skus: result.skus } });
         }
       },
     );

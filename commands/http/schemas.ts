@@ -73,3 +73,15 @@ export const WebhookBody = z.object({
   reason: z.string().max(200).optional(),
 });
 export const WebhookResponse = z.object({ received: z.literal(true), recorded: z.boolean() });
+
+export const SaleParams = z.object({ saleId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a sale id has the SKU format') });
+export const PutSaleBody = z
+  .strictObject({
+    sku: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a SKU is 1-64 of A-Z a-z 0-9 . _ - and starts with a letter or digit'),
+    priceCents: z.number().int().min(0).max(100_000_000_00),
+    startsAt: z.iso.datetime({ offset: true }),
+    endsAt: z.iso.datetime({ offset: true }),
+    perCustomerLimit: z.number().int().min(1).max(100),
+  })
+  .refine((b) => Date.parse(b.startsAt) < Date.parse(b.endsAt), { message: 'startsAt must be before endsAt', path: ['endsAt'] });
+export const SalePositionResponse = z.object({ saleId: z.string(), position: z.number().int() });

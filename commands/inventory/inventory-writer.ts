@@ -142,6 +142,8 @@ export class InventoryWriter {
    */
   submit(command: InventoryCommand, ctx: CommandContext, options: SubmitOptions = {}): Promise<WriterOutcome> {
     if (this.stopped) return Promise.reject(new Error(`The writer for ${this.sku} is stopped`));
+    // a sale's window is judged by the clock of the writer that decides the SKU's stock
+    if (command.type === 'ReserveStock' && command.at === undefined) command = { ...command, at: this.deps.clock.now().toISOString() };
     if (options.alongside && !this.deps.store.appendToStreams) return Promise.reject(new Error('This event store cannot append to several streams in one transaction'));
     if (this.idle()) {
       const answered = this.answerFromMemory(command, options.alongside !== undefined);

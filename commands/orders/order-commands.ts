@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { WrongExpectedRevisionError, type EventPrecondition } from '../../domain/kernel/event-store';
 import { streamName } from '../../domain/kernel/streams';
-import type { ReleaseReason } from '../../domain/inventory/inventory';
+import type { InventoryCommand, ReleaseReason } from '../../domain/inventory/inventory';
 import { paymentIdFor } from '../../domain/payment/payment';
 import { orderDecider, type OrderCommand, type OrderLine, type OrderState } from '../../domain/order/order';
 import type { Catalog } from '../catalog/catalog';
@@ -29,7 +29,13 @@ export interface OrderSummary {
 export type PlaceOrderResult =
   | { readonly kind: 'placed'; readonly order: OrderSummary; readonly position: number }
   | { readonly kind: 'existing'; readonly order: OrderSummary; readonly position: number }
-  | { readonly kind: 'out_of_stock'; readonly orderId: string; readonly skus: readonly string[] };
+  /** A line could not be had: `code` is out_of_stock, or a sale's rule (sale_not_started, purchase_limit_exceeded, sale_changed). */
+  | { readonly kind: 'refused'; readonly orderId: string; readonly code: string; readonly skus: readonly string[]; readonly details: Readonly<Record<string, unknown>> };
+
+/** The sale that governs a SKU at a moment, as this process last saw it (the SKU's writer has the last word). */
+export interface SaleTermsLookup {
+  forSku(sku: string, at: number): { readonly saleId: string; readonly priceCents: number; readonly startsAt: string; readonly status: string } | undefined;
+}
 
 export interface CheckoutOptions {
   readonly reservationTtlMs: number;
@@ -63,6 +69,19 @@ const keyReused = (orderId: string) =>
   new CommandRejectedError({ code: 'idempotency_key_reused', message: 'This Idempotency-Key was already used by this customer for different lines', details: { orderId } });
 
 /**
+ * Why an order's lines could not all be had: the first refusal's code (a sale's rule, or out of stock) with its
+ * details, and every line refused with that code.
+ */
+const refusedOf = (orderId: string, lines: readonly OrderLine[], outcomes: ReadonlyArray<WriterOutcome | undefined>): PlaceOrderResult => {
+  const refusals = outcomes.map((o) => (o && !o.ok ? o.rejection : undefined));
+  // a sale's rule says more than "out of stock" about what the customer can do
+  const first = refusals.find((r) => r && r.code !== 'out_of_stock') ?? refusals.find((r) => r) ?? { code: 'out_of_stock', message: '', details: {} };
+  const skus = lines.filter((_, i) => refusals[i]?.code === first.code).map((l) => l.sku);
+  const { sku: _sku, ...details } = (first.details ?? {}) as Record<string, unknown>;
+  return { kind: 'refused', orderId, code: first.code, skus: skus.length > 0 ? skus : lines.map((l) => l.sku), details };
+};
+
+/**
  * Placing and cancelling orders: the reserve-first flow. Every line is reserved through its SKU's writer
  * (deduplicated by order id); only when all are held is `OrderPlaced` appended with `no_stream`, which makes the
  * order exactly-once. A line that cannot be had releases the others, and nothing is written to the order stream.
@@ -77,6 +96,7 @@ export class OrderCommands {
     private readonly inventory: InventoryGateway,
     private readonly paymentTokens: PaymentTokenVault,
     private readonly options: CheckoutOptions,
+    private readonly sales: SaleTermsLookup = { forSku: () => undefined },
   ) {}
 
   orderIdFor(customerId: string, idempotencyKey: string): string {
@@ -96,7 +116,7 @@ export class OrderCommands {
     this.inFlight.set(orderId, entry);
     void entry.result
       .then(
-        (r) => (r.kind === 'out_of_stock' && entry.pendingAnnounced ? this.recordRejection(orderId, requestHash, input, 'out_of_stock', r.skus, ctx) : undefined),
+        (r) => (r.kind === 'refused' && entry.pendingAnnounced ? this.recordRejection(orderId, requestHash, input, r.code, r.skus, ctx) : undefined),
         // a client told "pending" must be able to see that the order did not happen
         () => (entry.pendingAnnounced ? this.recordRejection(orderId, requestHash, input, 'unavailable', [], ctx) : undefined),
       )
@@ -148,8 +168,8 @@ export class OrderCommands {
    * refusal or a lost race reads the order, to tell a replay (the order as it is now) from a fresh attempt.
    */
   private async placeOnce(orderId: string, requestHash: string, input: PlaceOrderInput, ctx: CommandContext): Promise<PlaceOrderResult> {
-    const lines = await this.pricedLines(input.lines);
     const now = this.deps.clock.now();
+    const lines = await this.pricedLines(input.lines, now.getTime());
     const expiresAt = new Date(now.getTime() + this.options.reservationTtlMs).toISOString();
     const heldUntil = new Date(now.getTime() + this.options.reservationTtlMs + this.options.reservationGraceMs).toISOString();
     const placement: Placement = { orderId, requestHash, input, now, expiresAt, heldUntil, ctx };
@@ -159,9 +179,9 @@ export class OrderCommands {
   }
 
   private reserve(placement: Placement, lines: readonly OrderLine[], onSent?: (line: number, event: EventPrecondition) => void): Array<Promise<WriterOutcome>> {
-    const { orderId, heldUntil, ctx } = placement;
+    const { ctx } = placement;
     return lines.map((l, i) =>
-      this.inventory.submit({ type: 'ReserveStock', sku: l.sku, orderId, quantity: l.quantity, expiresAt: heldUntil }, ctx, onSent ? { onSent: (event) => onSent(i, event) } : {}),
+      this.inventory.submit(this.reservation(placement, l), ctx, onSent ? { onSent: (event) => onSent(i, event) } : {}),
     );
   }
 
@@ -185,7 +205,7 @@ export class OrderCommands {
       await this.release(orderId, reserved.filter((r) => r.held).map((r) => r.line), 'order_rejected', ctx);
       const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
       if (failure) throw failure.reason;
-      return { kind: 'out_of_stock', orderId, skus: reserved.filter((r) => !r.held).map((r) => r.line.sku) };
+      return refusedOf(orderId, lines, outcomes.map((o) => (o.status === 'fulfilled' ? o.value : undefined)));
     }
 
     let current = { state: orderDecider.initialState(), revision: -1 };
@@ -219,19 +239,19 @@ export class OrderCommands {
    * in the same transaction (one fsync), or neither does. A crash at any point leaves the whole order or nothing.
    */
   private async placeInOneCommit(placement: Placement, line: OrderLine): Promise<PlaceOrderResult> {
-    const { orderId, requestHash, input, now, expiresAt, heldUntil, ctx } = placement;
+    const { orderId, requestHash, input, now, expiresAt, ctx } = placement;
     const streamId = streamName('order', orderId);
     const decision = orderDecider.decide({ type: 'PlaceOrder', orderId, customerId: input.customerId, lines: [line], requestHash, now: now.toISOString(), expiresAt }, orderDecider.initialState());
     if (!decision.ok) throw new CommandRejectedError(decision.rejection);
     const placed = { streamId, events: decision.events.map((e) => toEventToAppend(e, ctx, this.deps.ids, now)), expectedRevision: 'no_stream' as const };
-    const outcome = await this.inventory.submit({ type: 'ReserveStock', sku: line.sku, orderId, quantity: line.quantity, expiresAt: heldUntil }, ctx, { alongside: placed });
+    const outcome = await this.inventory.submit(this.reservation(placement, line), ctx, { alongside: placed });
     if (outcome.ok) return { kind: 'placed', order: summaryOf(decision.events.reduce(orderDecider.evolve, orderDecider.initialState())), position: outcome.position };
     // refused, or the order exists: nothing was written, so the order as it is now (if any) is the answer
     const existing = await loadStream(this.deps.store, streamId, orderDecider);
     const replay = this.replayOf(existing.state, requestHash, existing.position, async () => undefined);
     if (replay) return replay;
     if (outcome.rejection.code === 'already_exists') return this.placeInTwoSteps(placement, [line], this.reserve(placement, [line]));
-    return { kind: 'out_of_stock', orderId, skus: [line.sku] };
+    return refusedOf(orderId, [line], [outcome]);
   }
 
   /**
@@ -288,13 +308,36 @@ export class OrderCommands {
     });
   }
 
-  private async pricedLines(requested: readonly RequestedLine[]): Promise<OrderLine[]> {
+  /** List prices, or a live sale's price and id; a line whose sale has not started refuses the order before anything is reserved. */
+  private async pricedLines(requested: readonly RequestedLine[], now: number): Promise<OrderLine[]> {
     const entries = await Promise.all(requested.map((l) => this.catalog.listed(l.sku)));
     const unknown = requested.filter((_, i) => !entries[i]).map((l) => l.sku);
     if (unknown.length > 0) {
       throw new CommandRejectedError({ code: 'unknown_sku', message: `Not listed: ${unknown.join(', ')}`, details: { skus: unknown } });
     }
-    return requested.map((l, i) => ({ sku: l.sku, quantity: l.quantity, priceCents: entries[i]!.state.priceCents }));
+    const sales = requested.map((l) => this.sales.forSku(l.sku, now));
+    const early = requested.filter((_, i) => sales[i]?.status === 'scheduled');
+    if (early.length > 0) {
+      const startsAt = sales.find((s) => s?.status === 'scheduled')!.startsAt;
+      throw new CommandRejectedError({ code: 'sale_not_started', message: `Not on sale yet: ${early.map((l) => l.sku).join(', ')}`, details: { skus: early.map((l) => l.sku), startsAt } });
+    }
+    return requested.map((l, i) => {
+      const sale = sales[i]?.status === 'live' ? sales[i] : undefined;
+      return sale ? { sku: l.sku, quantity: l.quantity, priceCents: sale.priceCents, saleId: sale.saleId } : { sku: l.sku, quantity: l.quantity, priceCents: entries[i]!.state.priceCents };
+    });
+  }
+
+  /** The line's reservation: the customer counts against a live sale's limit, and the writer checks the line's sale. */
+  private reservation(placement: Placement, line: OrderLine): InventoryCommand {
+    return {
+      type: 'ReserveStock',
+      sku: line.sku,
+      orderId: placement.orderId,
+      quantity: line.quantity,
+      expiresAt: placement.heldUntil,
+      customerId: placement.input.customerId,
+      pricedInSale: line.saleId ?? null,
+    };
   }
 
   private async release(orderId: string, lines: readonly { sku: string }[], reason: ReleaseReason, ctx: CommandContext): Promise<number> {

@@ -93,6 +93,12 @@ describe('inventory decider: flash sales', () => {
 
     it('answers the same order again without counting it twice', () => spec.given([received(500), planned(), reservedInSale('o1', 'ann', 1)]).when(reserve('o1', 'ann', 1, DURING)).thenNothing());
 
+    it('refuses a line priced in another sale than the one the writer judges live', () =>
+      spec.given([received(500), planned()]).when({ ...reserve('o1', 'ann', 1, AFTER), pricedInSale: 'midnight' } as InventoryCommand).thenRejects('sale_changed'));
+
+    it('refuses a line priced at list price while a sale is live', () =>
+      spec.given([received(500), planned()]).when({ ...reserve('o1', 'ann', 1, DURING), pricedInSale: null } as InventoryCommand).thenRejects('sale_changed'));
+
     it('refuses out of stock after the limit check passes', () => spec.given([received(0), planned()]).when(reserve('o1', 'ann', 1, DURING)).thenRejects('out_of_stock'));
   });
 

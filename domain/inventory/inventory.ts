@@ -47,6 +47,8 @@ export type InventoryCommand =
       readonly customerId?: string;
       /** When the writer decides (its clock): judges a sale's window. */
       readonly at?: string;
+      /** The live sale the line was priced in (`null`: list price); refused as `sale_changed` if the writer judges otherwise. */
+      readonly pricedInSale?: string | null;
     }
   | { readonly type: 'ReleaseReservation'; readonly sku: string; readonly orderId: string; readonly reason: ReleaseReason }
   | { readonly type: 'ConfirmReservation'; readonly sku: string; readonly orderId: string }
@@ -192,6 +194,12 @@ const decide = (command: InventoryCommand, state: InventoryState): Decision<Inve
       const sale = command.at === undefined ? undefined : governingSale(state.sales, Date.parse(command.at));
       if (sale && Date.parse(command.at!) < Date.parse(sale.startsAt)) {
         return reject('sale_not_started', `${sku} goes on sale at ${sale.startsAt}`, { sku, saleId: sale.saleId, startsAt: sale.startsAt });
+      }
+      if (command.pricedInSale !== undefined && command.pricedInSale !== (sale?.saleId ?? null)) {
+        return reject('sale_changed', `The line was priced ${command.pricedInSale ? `in sale ${command.pricedInSale}` : 'at list price'}, but ${sku} now sells ${sale ? `in sale ${sale.saleId}` : 'at list price'}`, {
+          sku,
+          saleId: sale?.saleId ?? null,
+        });
       }
       if (sale) {
         const customerId = command.customerId ?? '';

@@ -5,7 +5,8 @@ import { defineEvent, isoTimestamp, positiveInt, skuSchema, type EventOf } from 
 export const orderStatuses = ['pending', 'awaiting_payment', 'confirmed', 'rejected', 'cancelled', 'payment_failed', 'expired'] as const;
 export type OrderStatus = (typeof orderStatuses)[number];
 
-const orderLine = z.object({ sku: skuSchema, quantity: positiveInt, priceCents: z.number().int().min(0) });
+/** `saleId`: the line was priced in that flash sale. */
+const orderLine = z.object({ sku: skuSchema, quantity: positiveInt, priceCents: z.number().int().min(0), saleId: z.string().min(1).optional() });
 export type OrderLine = z.infer<typeof orderLine>;
 
 export const OrderEvents = {

@@ -48,9 +48,12 @@ export const bindHttp = (c: Container, config: CrestConfig, connections: Connect
           minPositionWaitMs: config.CREST_MIN_POSITION_WAIT_MS,
           cacheControl: 'public, max-age=1, stale-while-revalidate=5',
           logHead: () => store.headPosition(),
+          sales: ctx.get(Tokens.SaleCalendar),
+          clock: ctx.get(Tokens.Clock),
         }),
         commandRoutes({
           products: ctx.get(Tokens.Products),
+          sales: ctx.get(Tokens.Sales),
           stock: ctx.get(Tokens.Stock),
           orders: ctx.get(Tokens.Orders),
           paymentCallbacks: ctx.get(Tokens.PaymentCallbacks),

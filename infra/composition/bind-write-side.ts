@@ -9,6 +9,8 @@ import { ProductCommands } from '../../commands/catalog/product-commands';
 import { InventoryWriters, type InventoryGateway } from '../../commands/inventory/inventory-writers';
 import { StockCommands } from '../../commands/inventory/stock-commands';
 import { OrderCommands } from '../../commands/orders/order-commands';
+import { SaleCalendar } from '../../commands/sales/sale-calendar';
+import { SaleCommands } from '../../commands/sales/sale-commands';
 import { KafkaInventoryGateway } from '../kafka/kafka-inventory';
 
 const nodeId = (config: CrestConfig): string => config.CREST_NODE_ID ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -39,9 +41,19 @@ export const bindWriteSide = (c: Container, config: CrestConfig, connections: Co
   });
   c.bind(Tokens.Gateway).toDynamicValue((ctx): InventoryGateway => ctx.get(Tokens.GatewaySetup).gateway);
   c.bind(Tokens.Catalog).toDynamicValue((ctx) => new Catalog(ctx.get(Tokens.EventStore), undefined, ctx.get(Tokens.FollowerMonitor)));
+  c.bind(Tokens.SaleCalendar).toDynamicValue((ctx) => new SaleCalendar(ctx.get(Tokens.EventStore), ctx.get(Tokens.Clock), ctx.get(Tokens.FollowerMonitor)));
+  c.bind(Tokens.Sales).toDynamicValue((ctx) => new SaleCommands(commandDeps(ctx), ctx.get(Tokens.Catalog), ctx.get(Tokens.Gateway), ctx.get(Tokens.SaleCalendar)));
   c.bind(Tokens.Products).toDynamicValue((ctx) => new ProductCommands(commandDeps(ctx), ctx.get(Tokens.Catalog)));
   c.bind(Tokens.Stock).toDynamicValue((ctx) => new StockCommands(ctx.get(Tokens.Catalog), ctx.get(Tokens.Gateway)));
   c.bind(Tokens.Orders).toDynamicValue(
-    (ctx) => new OrderCommands(commandDeps(ctx), ctx.get(Tokens.Catalog), ctx.get(Tokens.Gateway), ctx.get(Tokens.PaymentTokens), { reservationTtlMs: config.CREST_RESERVATION_TTL_MS, reservationGraceMs: config.CREST_RESERVATION_GRACE_MS }),
+    (ctx) =>
+      new OrderCommands(
+        commandDeps(ctx),
+        ctx.get(Tokens.Catalog),
+        ctx.get(Tokens.Gateway),
+        ctx.get(Tokens.PaymentTokens),
+        { reservationTtlMs: config.CREST_RESERVATION_TTL_MS, reservationGraceMs: config.CREST_RESERVATION_GRACE_MS },
+        ctx.get(Tokens.SaleCalendar),
+      ),
   );
 };

@@ -69,6 +69,9 @@ export const startRole = async (role: Exclude<Role, 'all' | 'relay'>, config: Cr
         const catalog = container.get(Tokens.Catalog);
         await catalog.start();
         stops.push(() => catalog.stop());
+        const saleCalendar = container.get(Tokens.SaleCalendar);
+        await saleCalendar.start();
+        stops.push(() => saleCalendar.stop());
         const progress = container.get(Tokens.Progress) as CheckpointProgress;
         await progress.start();
         stops.push(() => progress.stop());

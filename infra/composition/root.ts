@@ -63,6 +63,8 @@ export const startAllInOne = async (config: CrestConfig, given: CompositionOptio
   const container = createContainer(config, options, connections);
   const catalog = container.get(Tokens.Catalog);
   await catalog.start();
+  const saleCalendar = container.get(Tokens.SaleCalendar);
+  await saleCalendar.start();
   const readModels = container.get(Tokens.ReadModelSetup);
   await readModels.prepare();
   const runners = container.get(Tokens.Projections);
@@ -110,6 +112,7 @@ export const startAllInOne = async (config: CrestConfig, given: CompositionOptio
         await readModels.close();
         await unsubscribe?.();
         await catalog.stop();
+        await saleCalendar.stop();
         await container.get(Tokens.EventStore).close();
         await connections.close();
       })()),

@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Container, ServiceIdentifier } from 'inversify';
 import type { Logger } from 'pino';
 import type { Catalog } from '../../commands/catalog/catalog';
+import type { SaleCalendar } from '../../commands/sales/sale-calendar';
+import type { SaleCommands } from '../../commands/sales/sale-commands';
 import type { ProductCommands } from '../../commands/catalog/product-commands';
 import type { CheckoutRunner } from '../../commands/checkout-saga/checkout-runner';
 import type { CommandDeps } from '../../commands/handle-command';
@@ -55,6 +57,8 @@ export const Tokens = {
   /** The gateway with what it needs at start and stop (a Kafka producer and a reply subscription, or nothing). */
   GatewaySetup: id<GatewaySetup>('GatewaySetup'),
   Catalog: id<Catalog>('Catalog'),
+  SaleCalendar: id<SaleCalendar>('SaleCalendar'),
+  Sales: id<SaleCommands>('Sales'),
   Products: id<ProductCommands>('Products'),
   Stock: id<StockCommands>('Stock'),
   Orders: id<OrderCommands>('Orders'),

@@ -5,6 +5,7 @@ import { identifier, orderIdSchema, skuSchema } from '../../domain/kernel/event'
 import { NotFoundError, StaleReadModelError } from '../errors';
 import type { Served } from '../cache/read-cache';
 import type { Rendered, Storefront } from '../storefront';
+import type { SaleQueries } from '../ports';
 
 export interface ReadRouteDeps {
   readonly storefront: Storefront;
@@ -14,7 +15,13 @@ export interface ReadRouteDeps {
   readonly cacheControl: string;
   /** The event log's head: an X-Min-Position beyond it is answered at once instead of after the wait. */
   readonly logHead?: () => Promise<number | undefined>;
+  /** Flash sales: the sale routes and the card's `sale`. */
+  readonly sales?: SaleQueries;
+  readonly clock?: { now(): Date };
 }
+
+/** Closer than this to a sale's start or end, a card is revalidated on every use: its `sale.status` is about to change. */
+const SALE_BOUNDARY_MS = 6000;
 
 const MinPositionHeaders = z.object({
   'x-min-position': z
@@ -38,13 +45,37 @@ const PagedQuerystring = z.object({
   cursor: z.string().min(1).max(1024).optional(),
 });
 
-const ProductCard = z.object({ sku: z.string(), name: z.string(), category: z.string(), priceCents: z.number(), description: z.string(), available: z.number(), soldOut: z.boolean() });
+const SaleView = z.object({
+  saleId: z.string(),
+  sku: z.string(),
+  priceCents: z.number(),
+  startsAt: z.string(),
+  endsAt: z.string(),
+  perCustomerLimit: z.number(),
+  status: z.enum(['scheduled', 'live', 'ended', 'cancelled']),
+});
+const SalesPage = z.object({ items: z.array(SaleView), nextCursor: z.string().nullable() });
+const SalesQuerystring = z.object({
+  status: z.enum(['scheduled', 'live', 'ended', 'cancelled']).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a cursor is the nextCursor of a previous page').optional(),
+});
+const ProductCard = z.object({
+  sku: z.string(),
+  name: z.string(),
+  category: z.string(),
+  priceCents: z.number(),
+  description: z.string(),
+  available: z.number(),
+  soldOut: z.boolean(),
+  sale: SaleView.nullable().optional(),
+});
 const BrowsePage = z.object({ items: z.array(ProductCard.omit({ description: true })), nextCursor: z.string().nullable() });
 const OrderView = z.object({
   orderId: z.string(),
   customerId: z.string(),
   status: z.string(),
-  lines: z.array(z.object({ sku: z.string(), quantity: z.number(), priceCents: z.number() })),
+  lines: z.array(z.object({ sku: z.string(), quantity: z.number(), priceCents: z.number(), saleId: z.string().optional() })),
   totalCents: z.number(),
   createdAt: z.string(),
   updatedAt: z.string(),
@@ -106,10 +137,10 @@ export const readRoutes =
       return wanted;
     };
 
-    const sendRendered = (request: FastifyRequest, reply: FastifyReply, served: Served<Rendered>) => {
+    const sendRendered = (request: FastifyRequest, reply: FastifyReply, served: Served<Rendered>, cacheControl = deps.cacheControl) => {
       const rendered = served.value;
       markStale(reply, served);
-      reply.header('etag', rendered.etag).header('cache-control', deps.cacheControl).type('application/json; charset=utf-8');
+      reply.header('etag', rendered.etag).header('cache-control', cacheControl).type('application/json; charset=utf-8');
       if (request.headers['if-none-match'] === rendered.etag) return reply.status(304).send();
       return reply.send(rendered.body);
     };
@@ -125,13 +156,35 @@ export const readRoutes =
     );
 
     app.get(
+      '/v1/sales/:saleId',
+      { schema: { tags: ['sales'], params: z.object({ saleId: skuSchema }), response: { 200: SaleView } } },
+      async (request) => {
+        const sale = deps.sales?.get(request.params.saleId);
+        if (!sale) throw new NotFoundError('unknown_sale', `No sale ${request.params.saleId}`);
+        return sale;
+      },
+    );
+
+    app.get('/v1/sales', { schema: { tags: ['sales'], querystring: SalesQuerystring, response: { 200: SalesPage } } }, async (request) => {
+      const page = deps.sales?.list({ limit: request.query.limit, ...(request.query.status ? { status: request.query.status } : {}), ...(request.query.cursor ? { after: request.query.cursor } : {}) }) ?? { items: [], next: undefined };
+      return { items: [...page.items], nextCursor: page.next ?? null };
+    });
+
+    app.get(
       '/v1/products/:sku',
       { schema: { tags: ['storefront'], params: z.object({ sku: skuSchema }), headers: MinPositionHeaders, response: { 200: ProductCard } } },
       async (request, reply) => {
         const minPosition = await minPositionOf(request);
         const card = await storefront.productCard(request.params.sku, minPosition);
         if (!card.value) throw new NotFoundError('unknown_sku', `No product is listed as ${request.params.sku}`);
-        return sendRendered(request, reply, { value: card.value, stale: card.stale });
+        if (!deps.sales) return sendRendered(request, reply, { value: card.value, stale: card.stale });
+        // the sale is not in the cached card: its status turns with the clock, with no event to invalidate anything
+        const sale = deps.sales.forSku(request.params.sku) ?? null;
+        const body = `${card.value.body.slice(0, -1)},"sale":${JSON.stringify(sale)}}`;
+        const etag = sale ? `${card.value.etag.slice(0, -1)}-${sale.saleId}-${sale.status}-${Date.parse(sale.startsAt)}-${Date.parse(sale.endsAt)}-${sale.priceCents}-${sale.perCustomerLimit}"` : card.value.etag;
+        const now = (deps.clock ?? { now: () => new Date() }).now().getTime();
+        const boundary = sale ? (sale.status === 'scheduled' ? Date.parse(sale.startsAt) : Date.parse(sale.endsAt)) : Number.POSITIVE_INFINITY;
+        return sendRendered(request, reply, { value: { body, etag }, stale: card.stale }, boundary - now < SALE_BOUNDARY_MS ? 'no-cache' : deps.cacheControl);
       },
     );
 

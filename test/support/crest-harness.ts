@@ -33,7 +33,7 @@ export interface TestCrest {
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
 /** Starts the all-in-one Crest on an ephemeral port over a fresh (or given) data directory. */
-export const startCrest = async (overrides: Partial<Record<keyof CrestConfig, string>> = {}, dataDir?: string): Promise<TestCrest> => {
+export const startCrest = async (overrides: Partial<Record<keyof CrestConfig, string>> = {}, dataDir?: string, options: { clock?: { now(): Date } } = {}): Promise<TestCrest> => {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'crest-test-'));
   const config = parseConfig(
     {},
@@ -46,7 +46,7 @@ export const startCrest = async (overrides: Partial<Record<keyof CrestConfig, st
       ...overrides,
     },
   );
-  const running = await startAllInOne(config, { logger: pino({ level: process.env.CREST_TEST_LOG_LEVEL ?? 'silent' }) });
+  const running = await startAllInOne(config, { logger: pino({ level: process.env.CREST_TEST_LOG_LEVEL ?? 'silent' }), ...(options.clock ? { clock: options.clock } : {}) });
   const call = async <T>(method: string, path: string, options: CallOptions = {}): Promise<HttpResponse<T>> => {
     const headers: Record<string, string> = { ...(options.headers ?? {}) };
     if (options.admin) headers.authorization = `Bearer ${ADMIN_TOKEN}`;
