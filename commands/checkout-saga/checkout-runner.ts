@@ -260,7 +260,8 @@ export class CheckoutRunner {
     const line = order.lines.find((l) => l.sku === sku);
     if (!line) return;
     const reserved = await this.inventory.submit(
-      { type: 'ReserveStock', sku, orderId, quantity: line.quantity, expiresAt: new Date(this.deps.clock.now().getTime() + 60_000).toISOString() },
+      // the customer's units count towards a sale's limit again (the lapse gave them back)
+      { type: 'ReserveStock', sku, orderId, quantity: line.quantity, expiresAt: new Date(this.deps.clock.now().getTime() + 60_000).toISOString(), customerId: order.customerId },
       ctx,
     );
     const again = reserved.ok ? await this.inventory.submit({ type: 'ConfirmReservation', sku, orderId }, ctx) : reserved;

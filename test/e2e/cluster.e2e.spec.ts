@@ -138,6 +138,30 @@ describe('cluster: 2 API nodes, 2 inventory workers, projections and sagas on Ka
     await verify(skus, result.placed, 100);
   });
 
+  it('holds a flash sale limit of 2 across both API nodes: 50 simultaneous orders of one customer reserve exactly 2 units', async () => {
+    const sku = `SALE-${cluster.id}`;
+    await seed([sku], 500);
+    const startsAt = new Date(Date.now() - 1000).toISOString();
+    const endsAt = new Date(Date.now() + 3_600_000).toISOString();
+    const put = await cluster.admin('PUT', `/v1/sales/limit-${cluster.id}`, { sku, priceCents: 100, startsAt, endsAt, perCustomerLimit: 2 });
+    expect(put.status, JSON.stringify(put.body)).to.equal(201);
+    // every API node prices from its own view of the sales: wait until both see this one live
+    for (const api of apis()) await waitFor(async () => (await call(api, 'GET', `/v1/sales/limit-${cluster.id}`)).body?.status === 'live', 30_000, `${api} to see the sale`);
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, (_, n) => call(apis()[n % 2]!, 'POST', '/v1/orders', { customerId: 'greedy', lines: [{ sku, quantity: 1 }] }, { 'idempotency-key': `greedy-${cluster.id}-${n}` })),
+    );
+    const placed: Placed[] = [];
+    for (const a of answers) {
+      if (a.status === 201) placed.push({ orderId: a.body.orderId, lines: [{ sku, quantity: 1 }] });
+      else if (a.status === 202) placed.push(...(await resolvePending(a.body.orderId, sku)));
+      else expect(a.body.code, JSON.stringify(a.body)).to.equal('purchase_limit_exceeded');
+    }
+    expect(placed, 'orders holding units').to.have.length(2);
+    const truth = await stockFromLog(cluster.store, sku);
+    expectStockInvariant(truth);
+    expect(truth.reserved).to.equal(2);
+  });
+
   const resolvePending = async (orderId: string, sku: string): Promise<Placed[]> => {
     let status = 'pending';
     await waitFor(
