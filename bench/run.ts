@@ -13,8 +13,9 @@ import { hotSkuWrk } from './scenarios/hot-sku-wrk';
 import { rebuild } from './scenarios/rebuild';
 import { rebuildMongo } from './scenarios/rebuild-mongo';
 import { recovery } from './scenarios/recovery';
+import { saleOpening } from './scenarios/sale-opening';
 
-export const SCENARIOS: readonly Scenario[] = [hotSkuInProcess, hotSkuHttp, hotSkuWrk, browseHttp, rebuild, rebuildMongo, recovery, clusterWrk, clusterScaling];
+export const SCENARIOS: readonly Scenario[] = [hotSkuInProcess, hotSkuHttp, hotSkuWrk, browseHttp, rebuild, rebuildMongo, recovery, clusterWrk, clusterScaling, saleOpening];
 
 const USAGE = `usage: npm run bench -- <scenario|all|list|docs> [--rounds N] [--warmup N] [--duration S] [--connections N]
                                            [--events A,B] [--ops N] [--redis URL] [--mongo URL]
