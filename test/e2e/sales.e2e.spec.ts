@@ -149,6 +149,54 @@ describe('flash sales over HTTP (crest start)', function () {
     }
   });
 
+  it('given a scheduled sale, when it is cancelled, then it governs nothing: orders sell at list price with no limit, and the card shows no sale', async () => {
+    const s = sku();
+    await list(s, 100, 12_000);
+    await putSale(`sale-${s}`, { sku: s, priceCents: 100, startsAt, endsAt, perCustomerLimit: 1 });
+    const cancelled = await crest.call('DELETE', `/v1/sales/sale-${s}`, { admin: true });
+    expect(cancelled.status).to.equal(200);
+    const again = await crest.call('DELETE', `/v1/sales/sale-${s}`, { admin: true });
+    expect(again.status).to.equal(200);
+    expect(again.body.position, 'cancelling again writes nothing').to.equal(cancelled.body.position);
+    expect((await crest.call('DELETE', `/v1/sales/never-${s}`, { admin: true })).status).to.equal(404);
+    expect((await crest.call('GET', `/v1/sales/sale-${s}`)).body.status).to.equal('cancelled');
+    expect((await crest.call('GET', `/v1/products/${s}`)).body.sale).to.equal(null);
+    clock.offsetMs = HOUR + 1000;
+    const placed = await order('eve', [{ sku: s, quantity: 2 }]);
+    expect(placed.status).to.equal(201);
+    expect(placed.body.totalCents).to.equal(24_000);
+  });
+
+  it('given sales in several states, when they are listed by status, then each page holds only that status, ordered by startsAt', async () => {
+    const s = sku();
+    await list(s, 10);
+    const at = (h: number) => new Date(Date.now() + h * HOUR).toISOString();
+    await putSale(`a-${s}`, { sku: s, priceCents: 1, startsAt: at(1), endsAt: at(2), perCustomerLimit: 1 });
+    await putSale(`b-${s}`, { sku: s, priceCents: 1, startsAt: at(3), endsAt: at(4), perCustomerLimit: 1 });
+    await putSale(`c-${s}`, { sku: s, priceCents: 1, startsAt: at(5), endsAt: at(6), perCustomerLimit: 1 });
+    clock.offsetMs = 3 * HOUR + 1000;
+    const statusOf = async (status: string) => ((await crest.call('GET', `/v1/sales?status=${status}&limit=100`)).body.items as Array<{ saleId: string }>).map((i) => i.saleId).filter((id) => id.endsWith(s));
+    expect(await statusOf('ended')).to.deep.equal([`a-${s}`]);
+    expect(await statusOf('live')).to.deep.equal([`b-${s}`]);
+    expect(await statusOf('scheduled')).to.deep.equal([`c-${s}`]);
+    const first = await crest.call('GET', '/v1/sales?limit=1');
+    expect(first.body.items).to.have.length(1);
+    const next = await crest.call('GET', `/v1/sales?limit=1&cursor=${first.body.nextCursor}`);
+    expect(next.body.items[0].saleId).to.not.equal(first.body.items[0].saleId);
+    expect((await crest.call('GET', '/v1/sales?status=open')).status).to.equal(400);
+  });
+
+  it('given a sale about to start, when the card is read, then caches must revalidate it; further away they may keep it a second', async () => {
+    const s = sku();
+    await list(s, 10);
+    await putSale(`sale-${s}`, { sku: s, priceCents: 1, startsAt, endsAt, perCustomerLimit: 1 });
+    expect((await crest.call('GET', `/v1/products/${s}`)).headers.get('cache-control')).to.match(/max-age=1/);
+    clock.offsetMs = HOUR - 3000;
+    expect((await crest.call('GET', `/v1/products/${s}`)).headers.get('cache-control')).to.equal('no-cache');
+    clock.offsetMs = 2 * HOUR - 3000;
+    expect((await crest.call('GET', `/v1/products/${s}`)).headers.get('cache-control'), 'and before it ends').to.equal('no-cache');
+  });
+
   it('given a customer holds their limit, when Crest restarts mid-sale, then the limit still holds', async () => {
     const s = sku();
     await list(s, 100);
