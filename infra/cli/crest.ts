@@ -3,6 +3,11 @@ import pino from 'pino';
 import { ConfigError, loadConfig } from '../config/config';
 import { startAllInOne, startRelayWorker } from '../composition/root';
 import { startRole } from '../composition/roles';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { openStores } from '../composition/bind-stores';
+import { exportEvents, parseAt, parseExportArgs, stateAt, UsageError } from './events';
 
 const usage = `Usage: crest <command>
 
@@ -16,6 +21,10 @@ Commands:
   work relay        Relays the global event log to Kafka (CREST_RELAY=kafka, KAFKA_BROKERS, CREST_RELAY_TOPIC).
 
   Cluster roles need CREST_INVENTORY=kafka, CREST_READ_MODELS=mongodb and CREST_CACHE=redis; see docs/operations.md.
+  events export     Write the event log, or a slice of it, as NDJSON or CSV (docs/analysts.md):
+                    --format ndjson|csv [--output FILE [--force]] [--category C]... [--type T]... [--stream S]
+                    [--since TIME] [--until TIME] [--from POS] [--to POS] [--after POS] [--max-rate EVENTS_PER_S]
+  events state      Print a stream's state at a past point: crest events state <stream> [--at POSITION|TIME]
   help              Show this help.
 
 Configuration comes from environment variables; see README.md ("Configuration").`;
@@ -89,6 +98,45 @@ const runRole = async (role: 'serve' | 'inventory' | 'projections' | 'sagas', co
   onSignals(log, running.stop);
 };
 
+/** `crest events export|state`: reads the log the config points at; a bad invocation is one line and exit code 2. */
+const events = async (sub: string | undefined, args: readonly string[]): Promise<number> => {
+  const io = { stdout: process.stdout, stderr: process.stderr };
+  try {
+    if (sub !== 'export' && sub !== 'state') throw new UsageError(`crest events needs export or state, got "${sub ?? ''}"`);
+    const config = loadConfig();
+    if (config.CREST_EVENT_STORE === 'sqlite' && !existsSync(join(config.CREST_DATA_DIR, 'crest.sqlite'))) {
+      throw new UsageError(`no event log at ${join(config.CREST_DATA_DIR, 'crest.sqlite')} (set CREST_DATA_DIR, or the cluster's event store settings)`);
+    }
+    const exportOptions = sub === 'export' ? parseExportArgs(args) : undefined;
+    const stateArgs = sub === 'state' ? parseStateArgs(args) : undefined;
+    const stores = openStores(config);
+    try {
+      if (exportOptions) await exportEvents(stores.events, exportOptions, io);
+      else process.stdout.write(`${JSON.stringify(await stateAt(stores.events, stores.snapshots, stateArgs!.stream, stateArgs!.at), null, 2)}\n`);
+    } finally {
+      await stores.events.close();
+    }
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof ConfigError) {
+      process.stderr.write(`crest events: ${error.message.split('\n').join(' ')}\n`);
+      return 2;
+    }
+    throw error;
+  }
+};
+
+const parseStateArgs = (args: readonly string[]): { stream: string; at: { position?: number; time?: number } } => {
+  let parsed: { values: { at?: string }; positionals: string[] };
+  try {
+    parsed = parseArgs({ args: [...args], allowPositionals: true, options: { at: { type: 'string' } } }) as typeof parsed;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (parsed.positionals.length !== 1) throw new UsageError('crest events state takes one stream, such as inventory-SNEAKER-42 or order-ord_…');
+  return { stream: parsed.positionals[0]!, at: parseAt(parsed.values.at) };
+};
+
 const main = async (argv: readonly string[]): Promise<void> => {
   const [command, role] = argv;
   switch (command) {
@@ -98,6 +146,9 @@ const main = async (argv: readonly string[]): Promise<void> => {
       return work(role);
     case 'serve':
       return runRole('serve', loadConfig());
+    case 'events':
+      process.exitCode = await events(role, argv.slice(2));
+      return;
     case undefined:
     case 'help':
     case '--help':

@@ -12,20 +12,23 @@ import { RedisPaymentTokenVault } from '../redis/redis-payment-token-vault';
 import type { StoreBundle } from '../shared/store-bundle';
 import { openSqliteBundle } from '../sqlite/sqlite-bundle';
 
+/** The configured event store with what lives beside it (snapshots, checkpoints, payment tokens): one bundle per technology. */
+export const openStores = (config: CrestConfig): StoreBundle => {
+  switch (config.CREST_EVENT_STORE) {
+    case 'memory':
+      return memoryBundle();
+    case 'eventstoredb':
+      return openEventStoreDbBundle(config.ESDB_CONNECTION_STRING!);
+    case 'postgresql':
+      return openPostgresBundle({ connectionString: config.CREST_POSTGRES_URL!, poolSize: config.CREST_POSTGRES_POOL_SIZE });
+    case 'sqlite':
+      return openSqliteBundle({ file: join(config.CREST_DATA_DIR, 'crest.sqlite'), synchronous: config.CREST_SQLITE_SYNCHRONOUS, faultCommitPauseMs: config.CREST_SQLITE_FAULT_COMMIT_PAUSE_MS });
+  }
+};
+
 /** The event store and what lives beside it (snapshots, checkpoints, payment tokens), as one bundle per technology. */
 export const bindStores = (c: Container, config: CrestConfig, connections: Connections): void => {
-  c.bind(Tokens.Stores).toDynamicValue((): StoreBundle => {
-    switch (config.CREST_EVENT_STORE) {
-      case 'memory':
-        return memoryBundle();
-      case 'eventstoredb':
-        return openEventStoreDbBundle(config.ESDB_CONNECTION_STRING!);
-      case 'postgresql':
-        return openPostgresBundle({ connectionString: config.CREST_POSTGRES_URL!, poolSize: config.CREST_POSTGRES_POOL_SIZE });
-      case 'sqlite':
-        return openSqliteBundle({ file: join(config.CREST_DATA_DIR, 'crest.sqlite'), synchronous: config.CREST_SQLITE_SYNCHRONOUS, faultCommitPauseMs: config.CREST_SQLITE_FAULT_COMMIT_PAUSE_MS });
-    }
-  });
+  c.bind(Tokens.Stores).toDynamicValue((): StoreBundle => openStores(config));
   c.bind(Tokens.EventStore).toDynamicValue((ctx) => ctx.get(Tokens.Stores).events);
   c.bind(Tokens.Snapshots).toDynamicValue((ctx) => ctx.get(Tokens.Stores).snapshots);
   c.bind(Tokens.Checkpoints).toDynamicValue((ctx) => ctx.get(Tokens.Stores).checkpoints);

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { startCrest } from '../support/crest-harness';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -66,6 +67,23 @@ describe('crest CLI', () => {
     const started = launch(['start'], { PORT: 'not-a-port', CREST_DATA_DIR: dataDir });
     expect(await started.exited).to.equal(2);
     expect(started.stderr()).to.match(/PORT="not-a-port"/);
+  });
+
+  it('refuses crest events with one line and exit code 2: no log where CREST_DATA_DIR points, or a bad flag', async () => {
+    const missing = launch(['events', 'export', '--format', 'ndjson'], { CREST_DATA_DIR: join(dataDir, 'nothing-here') });
+    expect(await missing.exited).to.equal(2);
+    expect(missing.stderr().trim().split('\n')).to.have.length(1);
+    expect(missing.stderr()).to.match(/no event log at/);
+    // a log with something in it, written by an embedded Crest that then stops
+    const crest = await startCrest({}, dataDir);
+    await crest.call('PUT', '/v1/products/CLI-1', { admin: true, body: { name: 'cli', category: 'cli', priceCents: 1 } });
+    await crest.stop();
+    const bad = launch(['events', 'export', '--format', 'xml'], { CREST_DATA_DIR: dataDir });
+    expect(await bad.exited).to.equal(2);
+    expect(bad.stderr()).to.match(/^crest events: --format must be ndjson or csv, got "xml"\n$/);
+    const exported = launch(['events', 'export', '--format', 'ndjson'], { CREST_DATA_DIR: dataDir });
+    expect(await exported.exited).to.equal(0);
+    expect(exported.stderr()).to.match(/exported \d+ events up to position \d+; continue with --after \d+/);
   });
 
   it('explains an unknown command', async () => {
