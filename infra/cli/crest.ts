@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openStores } from '../composition/bind-stores';
-import { exportEvents, parseAt, parseExportArgs, stateAt, UsageError } from './events';
+import { exportEvents, parseAt, parseExportArgs, queryEvents, stateAt, UsageError } from './events';
 
 const usage = `Usage: crest <command>
 
@@ -21,10 +21,11 @@ Commands:
   work relay        Relays the global event log to Kafka (CREST_RELAY=kafka, KAFKA_BROKERS, CREST_RELAY_TOPIC).
 
   Cluster roles need CREST_INVENTORY=kafka, CREST_READ_MODELS=mongodb and CREST_CACHE=redis; see docs/operations.md.
-  events export     Write the event log, or a slice of it, as NDJSON or CSV (docs/analysts.md):
-                    --format ndjson|csv [--output FILE [--force]] [--category C]... [--type T]... [--stream S]
+  events export     Write the event log, or a slice of it, as NDJSON, CSV or Parquet (docs/analysts.md):
+                    --format ndjson|csv|parquet [--output FILE [--force]] [--category C]... [--type T]... [--stream S]
                     [--since TIME] [--until TIME] [--from POS] [--to POS] [--after POS] [--max-rate EVENTS_PER_S]
   events state      Print a stream's state at a past point: crest events state <stream> [--at POSITION|TIME]
+  events query      SQL over a view named events (DuckDB): crest events query "<SQL>" [--from EXPORT_FILE]
   help              Show this help.
 
 Configuration comes from environment variables; see README.md ("Configuration").`;
@@ -102,7 +103,12 @@ const runRole = async (role: 'serve' | 'inventory' | 'projections' | 'sagas', co
 const events = async (sub: string | undefined, args: readonly string[]): Promise<number> => {
   const io = { stdout: process.stdout, stderr: process.stderr };
   try {
-    if (sub !== 'export' && sub !== 'state') throw new UsageError(`crest events needs export or state, got "${sub ?? ''}"`);
+    if (sub !== 'export' && sub !== 'state' && sub !== 'query') throw new UsageError(`crest events needs export, state or query, got "${sub ?? ''}"`);
+    const queryArgs = sub === 'query' ? parseQueryArgs(args) : undefined;
+    if (queryArgs?.from) {
+      await queryEvents(queryArgs.sql, { file: queryArgs.from }, io);
+      return 0;
+    }
     const config = loadConfig();
     if (config.CREST_EVENT_STORE === 'sqlite' && !existsSync(join(config.CREST_DATA_DIR, 'crest.sqlite'))) {
       throw new UsageError(`no event log at ${join(config.CREST_DATA_DIR, 'crest.sqlite')} (set CREST_DATA_DIR, or the cluster's event store settings)`);
@@ -112,6 +118,7 @@ const events = async (sub: string | undefined, args: readonly string[]): Promise
     const stores = openStores(config);
     try {
       if (exportOptions) await exportEvents(stores.events, exportOptions, io);
+      else if (queryArgs) await queryEvents(queryArgs.sql, { store: stores.events }, io);
       else process.stdout.write(`${JSON.stringify(await stateAt(stores.events, stores.snapshots, stateArgs!.stream, stateArgs!.at), null, 2)}\n`);
     } finally {
       await stores.events.close();
@@ -124,6 +131,17 @@ const events = async (sub: string | undefined, args: readonly string[]): Promise
     }
     throw error;
   }
+};
+
+const parseQueryArgs = (args: readonly string[]): { sql: string; from: string | undefined } => {
+  let parsed: { values: { from?: string }; positionals: string[] };
+  try {
+    parsed = parseArgs({ args: [...args], allowPositionals: true, options: { from: { type: 'string' } } }) as typeof parsed;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (parsed.positionals.length !== 1) throw new UsageError('crest events query takes one SQL text in quotes, over a view named events');
+  return { sql: parsed.positionals[0]!, from: parsed.values.from };
 };
 
 const parseStateArgs = (args: readonly string[]): { stream: string; at: { position?: number; time?: number } } => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { countStock, noStock, type InventoryEvent } from '../../domain/inventory/inventory';
 import { Tokens } from '../composition/root';
 import { startCrest, type TestCrest } from '../../test/support/crest-harness';
-import { exportEvents, parseExportArgs, stateAt, UsageError, type CliIo } from './events';
+import { exportEvents, parseExportArgs, queryEvents, stateAt, UsageError, type CliIo } from './events';
 
 /** A minimal RFC 4180 reader, as a spreadsheet reads a CSV: quoted cells, doubled quotes, commas and newlines inside quotes. */
 const readCsv = (text: string): string[][] => {
@@ -91,6 +91,44 @@ describe('crest events: export and state over a seeded sale', function () {
     expect(JSON.parse(product[1]![product[0]!.indexOf('data')]!).name, 'quotes, commas and newlines survive').to.equal('Export "quoted", sneaker');
   });
 
+  it('given the log, when it is exported as Parquet, then DuckDB reads it back with every row and typed columns', async () => {
+    const all = join(out, 'all.parquet');
+    const one = join(out, 'reserved.parquet');
+    await exportEvents(store(), parseExportArgs(['--format', 'parquet', '--output', all, '--max-rate', '1000000']), quiet);
+    await exportEvents(store(), parseExportArgs(['--format', 'parquet', '--type', 'StockReserved', '--output', one, '--max-rate', '1000000']), quiet);
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const connection = await (await DuckDBInstance.create(':memory:')).connect();
+    try {
+      const count = (await connection.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM read_parquet('${all}')`)).getRowObjects()[0]!.n;
+      expect(count).to.equal((await store().readAll()).length);
+      const types = Object.fromEntries(
+        (await connection.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet('${one}')`)).getRowObjects().map((r) => [String(r.column_name), String(r.column_type)]),
+      );
+      expect(types).to.include({ position: 'BIGINT', revision: 'INTEGER', type: 'VARCHAR', orderId: 'VARCHAR', quantity: 'BIGINT' });
+      const reserved = (await connection.runAndReadAll(`SELECT sum(quantity)::INTEGER AS units FROM read_parquet('${one}')`)).getRowObjects()[0]!.units;
+      const fromLog = (await store().readAll({ filter: { eventTypes: ['StockReserved'] } })).reduce((n, e) => n + (e.data as { quantity: number }).quantity, 0);
+      expect(reserved).to.equal(fromLog);
+    } finally {
+      connection.closeSync();
+    }
+    expect(readdirSync(out).filter((f) => f.includes('.tmp-')), 'no temporary file is left').to.deep.equal([]);
+  });
+
+  it('given the log, when SQL is asked of it, then DuckDB answers over a view named events, from the log or from an export', async () => {
+    let printed = '';
+    const capture: CliIo = { stdout: { write: (t: string) => (printed += t) }, stderr: { write: () => true } };
+    const rows = await queryEvents("SELECT type, count(*) AS n FROM events WHERE type = 'OrderPlaced' GROUP BY type", { store: store() }, capture);
+    expect(rows).to.equal(1);
+    const placed = (await store().readAll({ filter: { eventTypes: ['OrderPlaced'] } })).length;
+    expect(printed).to.match(new RegExp(`OrderPlaced\\s+${placed}`));
+    printed = '';
+    await queryEvents('SELECT count(*) AS n FROM events', { file: join(out, 'all.parquet') }, capture);
+    expect(printed).to.match(new RegExp(`\\n${(await store().readAll()).length}\\n$`));
+    let refused: unknown;
+    await queryEvents('SELEC nonsense', { store: store() }, capture).catch((error: unknown) => (refused = error));
+    expect(refused).to.be.instanceOf(UsageError);
+  });
+
   it('given a stream, when its state is asked for at the head and at three past points, then it agrees with the live view and with the log', async () => {
     const head = (await store().headPosition())!;
     const live = await crest.call('GET', '/v1/inventory/EXP-1', { headers: { 'x-min-position': String(head) } });
@@ -116,6 +154,7 @@ describe('crest events: export and state over a seeded sale', function () {
       throw new Error(`${args.join(' ')} was accepted`);
     };
     expect(refused(['--format', 'xml'])).to.match(/--format/);
+    expect(refused(['--format', 'parquet'])).to.match(/--output/);
     expect(refused(['--format', 'csv', '--since', 'yesterday'])).to.match(/--since/);
     expect(refused(['--format', 'csv', '--from', '-3'])).to.match(/--from/);
     expect(refused(['--format', 'csv', '--category', 'nope'])).to.match(/unknown category/);

@@ -1,4 +1,6 @@
 import { closeSync, existsSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { z } from 'zod';
 import type { SnapshotStore } from '../../commands/ports';
@@ -64,7 +66,7 @@ const instant = (flag: string, value: string | undefined): number | undefined =>
 };
 
 export interface ExportOptions {
-  readonly format: 'ndjson' | 'csv';
+  readonly format: 'ndjson' | 'csv' | 'parquet';
   readonly output: string | undefined;
   readonly force: boolean;
   readonly categories: readonly string[];
@@ -105,8 +107,8 @@ export const parseExportArgs = (argv: readonly string[]): ExportOptions => {
     throw new UsageError((error as Error).message);
   }
   const format = values.format as string | undefined;
-  if (format === 'parquet') throw new UsageError('--format parquet is not built yet (issue 15); use ndjson or csv');
-  if (format !== 'ndjson' && format !== 'csv') throw new UsageError(`--format must be ndjson or csv, got "${format ?? ''}"`);
+  if (format !== 'ndjson' && format !== 'csv' && format !== 'parquet') throw new UsageError(`--format must be ndjson, csv or parquet, got "${format ?? ''}"`);
+  if (format === 'parquet' && values.output === undefined) throw new UsageError('--format parquet needs --output FILE (Parquet is not written to a terminal)');
   const categories = (values.category as string[] | undefined) ?? [];
   for (const c of categories) if (!CATEGORIES.includes(c)) throw new UsageError(`unknown category "${c}"; categories: ${CATEGORIES.join(', ')}`);
   const types = (values.type as string[] | undefined) ?? [];
@@ -191,6 +193,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * path keeps the store. Returns the number of events written and the last position read (for `--after`).
  */
 export const exportEvents = async (store: EventStore, options: ExportOptions, io: CliIo): Promise<{ events: number; lastPosition: number }> => {
+  if (options.format === 'parquet') return exportParquet(store, options, io);
   const head = (await store.headPosition()) ?? 0;
   const end = Math.min(options.to ?? head, head);
   const columns = options.format === 'csv' ? dataColumns(options.types) : undefined;
@@ -306,4 +309,87 @@ export const parseAt = (value: string | undefined): { position?: number; time?: 
   if (value === undefined) return {};
   if (/^\d{1,15}$/.test(value)) return { position: Number(value) };
   return { time: instant('at', value)! };
+};
+
+/** NDJSON columns as DuckDB should type them; `data` stays JSON unless one event type's fields become columns. */
+const NDJSON_COLUMNS = "{position: 'BIGINT', stream: 'VARCHAR', revision: 'INTEGER', type: 'VARCHAR', version: 'INTEGER', time: 'TIMESTAMPTZ', correlationId: 'VARCHAR', causationId: 'VARCHAR', data: 'JSON'}";
+
+const sqlString = (text: string): string => `'${text.replaceAll("'", "''")}'`;
+
+/**
+ * Parquet through DuckDB (a well-kept columnar writer, also the query engine of `events query`): the slice goes to a
+ * temporary NDJSON file first, then DuckDB writes the Parquet file beside the output and it is renamed into place.
+ * One `--type` whose data is an object gets a typed column per field; otherwise `data` is a JSON column.
+ */
+const exportParquet = async (store: EventStore, options: ExportOptions, io: CliIo): Promise<{ events: number; lastPosition: number }> => {
+  const output = options.output!;
+  const staging = `${output}.ndjson.tmp-${process.pid}`;
+  const temp = `${output}.tmp-${process.pid}`;
+  try {
+    const result = await exportEvents(store, { ...options, format: 'ndjson', output: staging, force: true }, io);
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const db = await DuckDBInstance.create(':memory:');
+    const connection = await db.connect();
+    try {
+      const source = `read_json(${sqlString(staging)}, format = 'newline_delimited', columns = ${NDJSON_COLUMNS})`;
+      const fields = dataColumns(options.types);
+      const select = fields
+        ? `SELECT position::BIGINT AS position, stream, revision::INTEGER AS revision, type, version::INTEGER AS version, time::TIMESTAMPTZ AS time,
+                  correlationId AS correlation_id, causationId AS causation_id, unnest(data)
+           FROM read_json_auto(${sqlString(staging)}, format = 'newline_delimited')`
+        : `SELECT position, stream, revision, type, version, time, correlationId AS correlation_id, causationId AS causation_id, data FROM ${source}`;
+      await connection.run(result.events === 0 ? `COPY (SELECT * FROM (${select}) LIMIT 0) TO ${sqlString(temp)} (FORMAT parquet)` : `COPY (${select}) TO ${sqlString(temp)} (FORMAT parquet)`);
+    } finally {
+      connection.closeSync();
+    }
+    renameSync(temp, output);
+    return result;
+  } finally {
+    rmSync(staging, { force: true });
+    rmSync(temp, { force: true });
+  }
+};
+
+/**
+ * `crest events query "<SQL>"`: DuckDB over a view named `events` (the rows of an export): over `--from FILE` (an
+ * NDJSON, CSV or Parquet export), or over the log itself, exported for the query to a temporary file first.
+ */
+export const queryEvents = async (sql: string, source: { file?: string; store?: EventStore; maxRate?: number }, io: CliIo): Promise<number> => {
+  const { DuckDBInstance } = await import('@duckdb/node-api');
+  let staging: string | undefined;
+  let file = source.file;
+  if (!file) {
+    staging = join(tmpdir(), `crest-query-${process.pid}.ndjson`);
+    await exportEvents(source.store!, parseExportArgs(['--format', 'ndjson', '--output', staging, '--force', '--max-rate', String(source.maxRate ?? DEFAULT_MAX_RATE)]), { stdout: io.stdout, stderr: { write: () => true } });
+    file = staging;
+  }
+  if (!existsSync(file)) throw new UsageError(`--from ${file}: no such file`);
+  const db = await DuckDBInstance.create(':memory:');
+  const connection = await db.connect();
+  try {
+    const view = file.endsWith('.parquet')
+      ? `read_parquet(${sqlString(file)})`
+      : file.endsWith('.csv')
+        ? `read_csv(${sqlString(file)}, header = true)`
+        : `read_json(${sqlString(file)}, format = 'newline_delimited', columns = ${NDJSON_COLUMNS})`;
+    await connection.run(`CREATE VIEW events AS SELECT * FROM ${view}`);
+    let reader;
+    try {
+      reader = await connection.runAndReadAll(sql);
+    } catch (error) {
+      throw new UsageError(`the query failed: ${(error as Error).message.split('\n')[0]}`);
+    }
+    const names = reader.columnNames();
+    const rows = reader.getRowsJson() as unknown[][];
+    const cells = rows.map((r) => r.map((v) => (v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v))));
+    const widths = names.map((n, i) => Math.min(60, Math.max(n.length, ...cells.map((r) => r[i]!.length))));
+    const line = (values: readonly string[]) => values.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+    io.stdout.write(`${line(names)}\n${line(widths.map((w) => '-'.repeat(w)))}\n`);
+    for (const r of cells) io.stdout.write(`${line(r)}\n`);
+    io.stderr.write(`${rows.length} row${rows.length === 1 ? '' : 's'}\n`);
+    return rows.length;
+  } finally {
+    connection.closeSync();
+    if (staging) rmSync(staging, { force: true });
+  }
 };

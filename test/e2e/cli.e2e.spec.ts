@@ -80,7 +80,7 @@ describe('crest CLI', () => {
     await crest.stop();
     const bad = launch(['events', 'export', '--format', 'xml'], { CREST_DATA_DIR: dataDir });
     expect(await bad.exited).to.equal(2);
-    expect(bad.stderr()).to.match(/^crest events: --format must be ndjson or csv, got "xml"\n$/);
+    expect(bad.stderr()).to.match(/^crest events: --format must be ndjson, csv or parquet, got "xml"\n$/);
     const exported = launch(['events', 'export', '--format', 'ndjson'], { CREST_DATA_DIR: dataDir });
     expect(await exported.exited).to.equal(0);
     expect(exported.stderr()).to.match(/exported \d+ events up to position \d+; continue with --after \d+/);
