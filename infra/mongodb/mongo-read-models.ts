@@ -43,8 +43,14 @@ export class ReadModelsUnavailableError extends Error {
   }
 }
 
-/** Errors that say the server could not be reached, as opposed to a query it refused. */
+/**
+ * Errors that say the read store cannot answer now. The read API's queries are Crest's own (no client-written
+ * operators), so a server that refuses one is unwell rather than the query wrong: FerretDB, for one, answers commands
+ * with errors for a moment while it starts again. Any driver error is therefore "unavailable" (503, counted by the
+ * breaker), never a 500.
+ */
 const isUnreachable = (error: unknown): boolean =>
+  error instanceof MongoError ||
   error instanceof MongoNetworkError ||
   error instanceof MongoServerSelectionError ||
   error instanceof MongoTopologyClosedError ||
