@@ -14,7 +14,7 @@ const LATEST_END = '<!-- latest:end -->';
 const HISTORY_HEADER = ['| run (UTC) | scenario | commit | headline figures | targets | rounds | result file |', '|---|---|---|---|---|---|---|'];
 
 /** Scenario order in the docs and the chart. */
-export const SCENARIO_ORDER = ['hot-sku-inprocess', 'hot-sku-http', 'browse-http', 'rebuild', 'rebuild-mongo', 'recovery', 'cluster-wrk', 'cluster-scaling', 'sale-opening'];
+export const SCENARIO_ORDER = ['hot-sku-inprocess', 'hot-sku-http', 'browse-http', 'rebuild', 'rebuild-mongo', 'recovery', 'cluster-wrk', 'cluster-scaling', 'sale-opening', 'export'];
 
 const HEADER = `# Crest benchmarks
 

@@ -14,8 +14,9 @@ import { rebuild } from './scenarios/rebuild';
 import { rebuildMongo } from './scenarios/rebuild-mongo';
 import { recovery } from './scenarios/recovery';
 import { saleOpening } from './scenarios/sale-opening';
+import { exportScenario } from './scenarios/export';
 
-export const SCENARIOS: readonly Scenario[] = [hotSkuInProcess, hotSkuHttp, hotSkuWrk, browseHttp, rebuild, rebuildMongo, recovery, clusterWrk, clusterScaling, saleOpening];
+export const SCENARIOS: readonly Scenario[] = [hotSkuInProcess, hotSkuHttp, hotSkuWrk, browseHttp, rebuild, rebuildMongo, recovery, clusterWrk, clusterScaling, saleOpening, exportScenario];
 
 const USAGE = `usage: npm run bench -- <scenario|all|list|docs> [--rounds N] [--warmup N] [--duration S] [--connections N]
                                            [--events A,B] [--ops N] [--redis URL] [--mongo URL]

@@ -25,7 +25,7 @@ export interface CliIo {
 
 const CATEGORIES = ['product', 'inventory', 'order', 'payment', 'checkout', 'callback', 'sale'];
 const PAGE = 1000;
-const DEFAULT_MAX_RATE = 20_000;
+const DEFAULT_MAX_RATE = 10_000;
 
 /** One exported row: where the event is, what it is, when, why (correlation and causation), and its data. */
 export interface ExportRow {
