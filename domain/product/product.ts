@@ -8,7 +8,8 @@ export const priceCents = z.number().int().min(0).max(100_000_000_00);
 export const productDescription = z.string().max(4000);
 
 export const ProductEvents = {
-  ProductListed: defineEvent('ProductListed', z.object({ sku: skuSchema, name: productName, category: productCategory, priceCents, description: productDescription })),
+  /** Version 2 added `description` (see domain/upcasters.ts for version 1). */
+  ProductListed: defineEvent('ProductListed', z.object({ sku: skuSchema, name: productName, category: productCategory, priceCents, description: productDescription }), 2),
   ProductDetailsChanged: defineEvent('ProductDetailsChanged', z.object({ sku: skuSchema, name: productName, category: productCategory, description: productDescription })),
   PriceChanged: defineEvent('PriceChanged', z.object({ sku: skuSchema, priceCents, previousPriceCents: priceCents })),
   ProductDelisted: defineEvent('ProductDelisted', z.object({ sku: skuSchema })),

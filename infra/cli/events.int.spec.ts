@@ -2,7 +2,11 @@ import { expect } from 'chai';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { countStock, noStock, type InventoryEvent } from '../../domain/inventory/inventory';
+import { openStores } from '../composition/bind-stores';
+import { parseConfig } from '../config/config';
+import { SqliteEventStore } from '../sqlite/sqlite-event-store';
 import { Tokens } from '../composition/root';
 import { startCrest, type TestCrest } from '../../test/support/crest-harness';
 import { exportEvents, parseExportArgs, queryEvents, stateAt, UsageError, type CliIo } from './events';
@@ -164,5 +168,48 @@ describe('crest events: export and state over a seeded sale', function () {
     writeFileSync(existing, 'keep me');
     expect(refused(['--format', 'csv', '--output', existing])).to.match(/--force/);
     expect(readFileSync(existing, 'utf8')).to.equal('keep me');
+  });
+});
+
+describe('crest events over a log with version 1 events', function () {
+  this.timeout(60_000);
+  let dir: string;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'crest-v1-'));
+    const raw = new SqliteEventStore({ file: join(dir, 'crest.sqlite'), synchronous: 'FULL' });
+    const v1 = { correlationId: 'old', causationId: 'old', schemaVersion: 1 };
+    await raw.appendToStream('product-OLD-1', [{ id: randomUUID(), type: 'ProductListed', data: { sku: 'OLD-1', name: 'Old sneaker', category: 'shoes', priceCents: 9900 }, metadata: v1 }], 'no_stream');
+    await raw.appendToStream(
+      'order-ord_aaaaaaaaaaaaaaaaaaaaaaaa',
+      [{ id: randomUUID(), type: 'PaymentRequested', data: { orderId: 'ord_aaaaaaaaaaaaaaaaaaaaaaaa', customerId: 'c', paymentId: 'pay-1', amountCents: 9900, paymentToken: 'tok_secret', requestedAt: new Date().toISOString() }, metadata: v1 }],
+      'no_stream',
+    );
+    await raw.close();
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('given v1 events, when the log is exported, its state folded, or Crest starts over it, then every reader sees the current versions', async () => {
+    const stores = openStores(parseConfig({}, { CREST_DATA_DIR: dir }));
+    try {
+      const file = join(dir, 'out.ndjson');
+      await exportEvents(stores.events, parseExportArgs(['--format', 'ndjson', '--output', file]), quiet);
+      const rows = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      expect(rows[0]).to.deep.include({ type: 'ProductListed', version: 2 });
+      expect(rows[0].data.description).to.equal('');
+      expect(rows[1]).to.deep.include({ type: 'PaymentRequested', version: 2 });
+      expect(JSON.stringify(rows[1].data), 'the v1 card token is not exported').to.not.contain('tok_secret');
+      const product = await stateAt(stores.events, stores.snapshots, 'product-OLD-1', {});
+      expect(product.state).to.include({ status: 'listed', description: '', priceCents: 9900 });
+    } finally {
+      await stores.events.close();
+    }
+    const crest = await startCrest({}, dir);
+    try {
+      const card = await crest.call('GET', '/v1/products/OLD-1', { headers: { 'x-min-position': '2' } });
+      expect(card.status).to.equal(200);
+      expect(card.body).to.include({ name: 'Old sneaker', description: '' });
+    } finally {
+      await crest.stop();
+    }
   });
 });

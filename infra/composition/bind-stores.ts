@@ -11,9 +11,16 @@ import { openPostgresBundle } from '../postgresql/postgres-bundle';
 import { RedisPaymentTokenVault } from '../redis/redis-payment-token-vault';
 import type { StoreBundle } from '../shared/store-bundle';
 import { openSqliteBundle } from '../sqlite/sqlite-bundle';
+import { upcasting } from '../shared/upcasting-event-store';
 
 /** The configured event store with what lives beside it (snapshots, checkpoints, payment tokens): one bundle per technology. */
 export const openStores = (config: CrestConfig): StoreBundle => {
+  const bundle = openBundle(config);
+  // every reader sees current event versions, whatever wrote the log
+  return { events: upcasting(bundle.events), snapshots: bundle.snapshots, checkpoints: bundle.checkpoints, ...(bundle.paymentTokens ? { paymentTokens: bundle.paymentTokens } : {}) };
+};
+
+const openBundle = (config: CrestConfig): StoreBundle => {
   switch (config.CREST_EVENT_STORE) {
     case 'memory':
       return memoryBundle();
