@@ -7,6 +7,9 @@ import { countStock, noStock, type InventoryEvent } from '../../domain/inventory
 import { openStores } from '../composition/bind-stores';
 import { parseConfig } from '../config/config';
 import { SqliteEventStore } from '../sqlite/sqlite-event-store';
+import { PostgresEventStore } from '../postgresql/postgres-event-store';
+import { upcasting } from '../shared/upcasting-event-store';
+import { isolatedPostgresSchema } from '../../test/support/postgres-schema';
 import { Tokens } from '../composition/root';
 import { startCrest, type TestCrest } from '../../test/support/crest-harness';
 import { exportEvents, parseExportArgs, queryEvents, stateAt, UsageError, type CliIo } from './events';
@@ -211,5 +214,34 @@ describe('crest events over a log with version 1 events', function () {
     } finally {
       await crest.stop();
     }
+  });
+});
+
+describe('crest events over the network event store (PostgreSQL)', function () {
+  this.timeout(60_000);
+  const options = isolatedPostgresSchema();
+  let pg: PostgresEventStore | undefined;
+  after(async () => pg?.close());
+
+  it('given a log in PostgreSQL, when a type is exported and a stream folded, then the store filters and every reader sees current versions', async () => {
+    pg = new PostgresEventStore(options);
+    const store = upcasting(pg);
+    const meta = { correlationId: 'pg', causationId: 'pg', schemaVersion: 1 };
+    await store.appendToStream('product-NET-1', [{ id: randomUUID(), type: 'ProductListed', data: { sku: 'NET-1', name: 'net', category: 'c', priceCents: 1 }, metadata: meta }], 'no_stream');
+    await store.appendToStream(
+      'inventory-NET-1',
+      [
+        { id: randomUUID(), type: 'StockReceived', data: { sku: 'NET-1', receiptId: 'r', quantity: 5 }, metadata: meta },
+        { id: randomUUID(), type: 'StockReserved', data: { sku: 'NET-1', orderId: 'o1', quantity: 2, expiresAt: new Date(Date.now() + 60_000).toISOString() }, metadata: meta },
+      ],
+      'no_stream',
+    );
+    let printed = '';
+    await exportEvents(store, parseExportArgs(['--format', 'ndjson', '--type', 'StockReserved', '--type', 'ProductListed']), { stdout: { write: (t: string) => (printed += t) }, stderr: { write: () => true } });
+    const rows = printed.trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.map((r) => r.type)).to.deep.equal(['ProductListed', 'StockReserved']);
+    expect(rows[0]).to.deep.include({ version: 2 });
+    const inventory = await stateAt(store, { load: async () => undefined, save: async () => undefined }, 'inventory-NET-1', { position: 3 });
+    expect(inventory.state).to.include({ received: 5, reserved: 2 });
   });
 });
