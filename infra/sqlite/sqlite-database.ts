@@ -50,9 +50,19 @@ CREATE TABLE IF NOT EXISTS snapshots (
 export const openSqliteFile = (options: SqliteOptions): Database.Database => {
   if (options.file !== ':memory:') mkdirSync(dirname(options.file), { recursive: true });
   const db = new Database(options.file);
-  db.pragma('journal_mode = WAL');
-  db.pragma(`synchronous = ${options.synchronous}`);
   db.pragma('busy_timeout = 5000');
+  // switching a new file to WAL needs it to itself, and SQLite answers "database is locked" at once, without the busy
+  // handler, when another process opening the same file holds a lock (two cluster roles starting together)
+  for (let attempt = 1; ; attempt++) {
+    try {
+      db.pragma('journal_mode = WAL');
+      break;
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'SQLITE_BUSY' || attempt >= 50) throw error;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+    }
+  }
+  db.pragma(`synchronous = ${options.synchronous}`);
   return db;
 };
 
