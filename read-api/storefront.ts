@@ -1,3 +1,4 @@
+import type { StockFigures } from '../domain/inventory/inventory';
 import { createHash } from 'node:crypto';
 import type { DocumentChange } from '../projections/ports';
 import { listingChanged, type InventoryDocument, type OrderDocument, type ProductDocument } from '../projections/read-models';
@@ -66,14 +67,7 @@ export interface CustomerOrdersView {
   readonly nextCursor: string | null;
 }
 
-export interface InventoryView {
-  readonly sku: string;
-  readonly received: number;
-  readonly adjusted: number;
-  readonly available: number;
-  readonly reserved: number;
-  readonly sold: number;
-}
+export type InventoryView = { readonly sku: string } & StockFigures;
 
 /** The last answers of the uncached reads, served (stale) when the read models are unavailable. */
 export interface StaleFallbacks {

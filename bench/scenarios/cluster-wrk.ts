@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path';
 import { fmt, type Bench, type Scenario } from '../harness';
 import { TestCluster, type RoleProcess } from '../../test/support/cluster';
 import { SKUS } from './hot-sku-http';
-import { wrk } from './hot-sku-wrk';
+import { statCpuSeconds, wrk } from './hot-sku-wrk';
 
 const STOCK = 1_000_000;
 
@@ -24,9 +24,7 @@ const cpuSeconds = (pids: ReadonlyMap<string, number>): Map<string, number> => {
   const out = new Map<string, number>();
   for (const [name, pid] of pids) {
     try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(name, (Number(fields[11]) + Number(fields[12])) / 100);
+      out.set(name, statCpuSeconds(`/proc/${pid}/stat`));
     } catch {
       // gone, or not Linux
     }
@@ -59,7 +57,6 @@ const cpuShare = (before: Map<string, number>, after: Map<string, number>, secon
 
 /** Settings on top of the test cluster's (FerretDB read models, Redis cache, rate limits and shedding off). */
 const clusterEnv = (partitions: number): Record<string, string> => ({
-  ...(process.env.BENCH_CLUSTER_PG ? { CREST_EVENT_STORE: 'postgresql', CREST_POSTGRES_URL: process.env.BENCH_CLUSTER_PG } : {}),
   CREST_INVENTORY_PARTITIONS: String(partitions),
   CREST_INVENTORY_SESSION_TIMEOUT_MS: '3000',
   CREST_LOG_LEVEL: 'error',
@@ -93,7 +90,7 @@ const start = async (options: { embedded?: boolean; workers?: number; partitions
 };
 
 /** A fresh wrk run id: customers and idempotency keys never repeat across runs. */
-const run = (_bench: Bench, tag: string) => `${tag}-${randomBytes(4).toString('hex')}`;
+const runId = (tag: string) => `${tag}-${randomBytes(4).toString('hex')}`;
 
 export const clusterWrk: Scenario = {
   name: 'cluster-wrk',
@@ -120,13 +117,13 @@ export const clusterWrk: Scenario = {
     const cpus: string[] = [];
     try {
       await bench.runRounds(async () => {
-        const e1 = await wrk(embedded.url, 'orders.lua', 1, seconds, { WRK_SKUS: SKUS.join(','), WRK_RUN: run(bench, 'e1') });
-        const c1 = await wrk(cluster.url, 'orders.lua', 1, seconds, { WRK_SKUS: SKUS.join(','), WRK_RUN: run(bench, 'c1') });
-        const eN = await wrk(embedded.url, 'orders.lua', connections, seconds, { WRK_SKUS: SKUS.join(','), WRK_RUN: run(bench, 'eN') });
+        const e1 = await wrk(embedded.url, 'orders.lua', 1, seconds, { WRK_SKUS: SKUS.join(','), WRK_RUN: runId('e1') });
+        const c1 = await wrk(cluster.url, 'orders.lua', 1, seconds, { WRK_SKUS: SKUS.join(','), WRK_RUN: runId('c1') });
+        const eN = await wrk(embedded.url, 'orders.lua', connections, seconds, { WRK_SKUS: SKUS.join(','), WRK_RUN: runId('eN') });
         const pids = processes(cluster.cluster);
         const before = cpuSeconds(pids);
         const started = performance.now();
-        const cN = await wrk(cluster.url, 'orders.lua', connections, seconds, { WRK_SKUS: SKUS.join(','), WRK_RUN: run(bench, 'cN') });
+        const cN = await wrk(cluster.url, 'orders.lua', connections, seconds, { WRK_SKUS: SKUS.join(','), WRK_RUN: runId('cN') });
         const cpu = cpuShare(before, cpuSeconds(pids), (performance.now() - started) / 1000);
         bench.log(`cluster CPU per process during the ${connections}-connection run (100% = one core): ${cpu}`);
         cpus.push(cpu);
@@ -171,11 +168,11 @@ export const clusterScaling: Scenario = {
       for (const [workers, partitions] of shapes) {
         const running = await start({ workers, partitions, withProjections: false });
         try {
-          await wrk(running.url, 'orders.lua', connections, 3, { WRK_SKUS: SKUS.join(','), WRK_RUN: run(bench, `warm-${workers}-${partitions}`) });
+          await wrk(running.url, 'orders.lua', connections, 3, { WRK_SKUS: SKUS.join(','), WRK_RUN: runId(`warm-${workers}-${partitions}`) });
           const pids = processes(running.cluster);
           const before = cpuSeconds(pids);
           const started = performance.now();
-          const r = await wrk(running.url, 'orders.lua', connections, seconds, { WRK_SKUS: SKUS.join(','), WRK_RUN: run(bench, `s-${workers}-${partitions}`) });
+          const r = await wrk(running.url, 'orders.lua', connections, seconds, { WRK_SKUS: SKUS.join(','), WRK_RUN: runId(`s-${workers}-${partitions}`) });
           const cpu = cpuShare(before, cpuSeconds(pids), (performance.now() - started) / 1000);
           bench.log(`${workers} worker(s) × ${partitions} partitions: ${fmt(r.goodput)} req/s, p50 ${fmt(r.p50, 'ms')}, p99 ${fmt(r.p99, 'ms')} (${r.statuses} ${r.errors}); CPU ${cpu}`);
           bench.note(`${workers}×${partitions}: CPU per process (100% = one core): ${cpu}`);

@@ -14,7 +14,7 @@ import { fmt, type Bench, type Scenario } from '../harness';
 import { describeRun, LoadGenerator } from '../load/generator';
 import { describeConfig, startBenchCrest } from '../support/crest';
 import { describeLog, seededLog } from '../support/seeded-log';
-import { seedHotSkus, SKUS } from './hot-sku-http';
+import { hotSkuClosedRun, seedHotSkus, SKUS } from './hot-sku-http';
 
 const quiet: CliIo = { stdout: { write: () => true }, stderr: { write: () => true } };
 const UNPACED = 10_000_000;
@@ -64,17 +64,7 @@ export const exportScenario: Scenario = {
           rmSync(file, { force: true });
         }
         bench.log(`raw ${fmt(rawRate)}/s; ${rates.join(', ')}`);
-        const load = () =>
-          generator.run({
-            origin: crest.url,
-            mode: 'closed',
-            connections: 64,
-            warmupMs: 500,
-            durationMs: 5000,
-            deadlineMs: 100,
-            request: { kind: 'order', skus: SKUS, customers: 10_000, keyPrefix: `export-${randomBytes(6).toString('hex')}` },
-            successStatuses: [200, 201],
-          });
+        const load = () => hotSkuClosedRun(generator, crest.url, 5000);
         const alone = await load();
         bench.log(describeRun('hot-SKU alone', alone));
         const liveStore = crest.container.get(Tokens.EventStore);

@@ -33,6 +33,19 @@ export const seedHotSkus = async (url: string): Promise<void> => {
   }
 };
 
+/** A closed-loop hot-SKU run (64 connections, 1-unit orders on the hot SKUs, fresh keys): the same-run baseline of other scenarios. */
+export const hotSkuClosedRun = (generator: LoadGenerator, origin: string, durationMs: number): Promise<LoadRun> =>
+  generator.run({
+    origin,
+    mode: 'closed',
+    connections: 64,
+    warmupMs: 500,
+    durationMs,
+    deadlineMs: 100,
+    request: { kind: 'order', skus: SKUS, customers: 10_000, keyPrefix: `hot-${randomBytes(6).toString('hex')}` },
+    successStatuses: [200, 201],
+  });
+
 interface StockView {
   sku: string;
   received: number;

@@ -58,16 +58,20 @@ export const wrk = (url: string, script: string, connections: number, seconds: n
     });
   });
 
+/** User + system CPU seconds in a /proc `stat` file (a process's or a thread's; Linux). */
+export const statCpuSeconds = (statFile: string): number => {
+  const stat = readFileSync(statFile, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ on Linux
+};
+
 /** CPU seconds per thread of this process, by thread name, from /proc (Linux). */
 const threadCpu = (): Map<string, { name: string; seconds: number }> => {
-  const ticks = 100; // USER_HZ on Linux
   const out = new Map<string, { name: string; seconds: number }>();
   try {
     for (const tid of readdirSync('/proc/self/task')) {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const name = readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim();
-      out.set(tid, { name, seconds: (Number(fields[11]) + Number(fields[12])) / ticks });
+      out.set(tid, { name, seconds: statCpuSeconds(`/proc/self/task/${tid}/stat`) });
     }
   } catch {
     // not Linux: no split

@@ -12,7 +12,7 @@ import { Tokens } from '../../infra/composition/root';
 import { fmt, type Bench, type Scenario } from '../harness';
 import { describeRun, LoadGenerator } from '../load/generator';
 import { call, describeConfig, startBenchCrest } from '../support/crest';
-import { seedHotSkus, SKUS } from './hot-sku-http';
+import { hotSkuClosedRun, seedHotSkus, SKUS } from './hot-sku-http';
 
 const UNITS = 500;
 const CROWD = 5000;
@@ -54,16 +54,7 @@ export const saleOpening: Scenario = {
       bench.metric({ id: 'answeredS', label: 'time until every crowd order was answered', unit: 's', role: 'crest', chart: 'none' });
 
       await bench.runRounds(async (index, warm) => {
-        const hot = await generator.run({
-          origin: crest.url,
-          mode: 'closed',
-          connections: 64,
-          warmupMs: 500,
-          durationMs: 3000,
-          deadlineMs: 100,
-          request: { kind: 'order', skus: SKUS, customers: 10_000, keyPrefix: `hot-${randomBytes(6).toString('hex')}` },
-          successStatuses: [200, 201],
-        });
+        const hot = await hotSkuClosedRun(generator, crest.url, 3000);
         bench.log(describeRun('hot-SKU closed', hot));
         const sku = `OPENING-${index}-${randomBytes(3).toString('hex')}`;
         const listed = await call(crest.url, 'PUT', `/v1/products/${sku}`, { admin: true, body: { name: 'Midnight sneaker', category: 'flash', priceCents: 12_000 } });

@@ -14,6 +14,8 @@ export interface SaleView extends SaleTerms {
  */
 export class SaleCalendar {
   private readonly sales = new Map<string, { state: SaleState; position: number }>();
+  /** Sale ids by SKU: the product card asks for one SKU's sale on every read. */
+  private readonly bySku = new Map<string, Set<string>>();
   private follower: LogFollower | undefined;
 
   constructor(
@@ -68,8 +70,9 @@ export class SaleCalendar {
   /** The SKU's current or next sale (scheduled or live, not cancelled), as the product card shows it. */
   forSku(sku: string, at = this.clock.now().getTime()): SaleView | undefined {
     let found: SaleView | undefined;
-    for (const { state } of this.sales.values()) {
-      if (state.status !== 'active' || state.terms!.sku !== sku || Date.parse(state.terms!.endsAt) <= at) continue;
+    for (const saleId of this.bySku.get(sku) ?? []) {
+      const { state } = this.sales.get(saleId)!;
+      if (state.status !== 'active' || Date.parse(state.terms!.endsAt) <= at) continue;
       if (!found || Date.parse(state.terms!.startsAt) < Date.parse(found.startsAt)) found = this.view(state, at);
     }
     return found;
@@ -85,6 +88,12 @@ export class SaleCalendar {
     if (!saleId) return;
     const current = this.sales.get(saleId) ?? { state: saleDecider.initialState(), position: -1 };
     if (event.position <= current.position) return;
-    this.sales.set(saleId, { state: saleDecider.evolve(current.state, { type: event.type, data: event.data } as SaleEvent), position: event.position });
+    const state = saleDecider.evolve(current.state, { type: event.type, data: event.data } as SaleEvent);
+    this.sales.set(saleId, { state, position: event.position });
+    // a sale cancelled and scheduled again may name another SKU
+    const before = current.state.terms?.sku;
+    const after = state.terms?.sku;
+    if (before !== after && before !== undefined) this.bySku.get(before)?.delete(saleId);
+    if (after !== undefined) this.bySku.set(after, (this.bySku.get(after) ?? new Set<string>()).add(saleId));
   }
 }

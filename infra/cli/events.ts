@@ -8,7 +8,7 @@ import { eventDefinitions, type CrestEventType } from '../../domain/events';
 import { fold, type Decider } from '../../domain/kernel/decider';
 import type { EventStore, RecordedEvent } from '../../domain/kernel/event-store';
 import { categoryOf } from '../../domain/kernel/streams';
-import { fromSnapshot, INVENTORY_SNAPSHOT_VERSION, inventoryDecider, InventorySnapshotSchema, toSnapshot, type InventoryState } from '../../domain/inventory/inventory';
+import { fromSnapshot, inventoryDecider, InventorySnapshotSchema, readableSnapshotVersions, toSnapshot, type InventoryState } from '../../domain/inventory/inventory';
 import { orderDecider } from '../../domain/order/order';
 import { paymentDecider } from '../../domain/payment/payment';
 import { providerCallbackDecider } from '../../domain/payment/provider-callback';
@@ -285,24 +285,23 @@ export const stateAt = async (
   let state = decider.initialState();
   let revision = -1;
   let position = 0;
-  let fromSnapshot = false;
+  let usedSnapshot = false;
   if (category === 'inventory' && at.time === undefined) {
     const snap = await snapshots.load(streamId);
-    if (snap && snap.schemaVersion <= INVENTORY_SNAPSHOT_VERSION && (at.position === undefined || snap.position <= at.position)) {
-      state = fromSnapshot_(snap.state);
+    if (snap && readableSnapshotVersions.includes(snap.schemaVersion) && (at.position === undefined || snap.position <= at.position)) {
+      state = fromSnapshot(InventorySnapshotSchema.parse(snap.state));
       revision = snap.revision;
       position = snap.position;
-      fromSnapshot = true;
+      usedSnapshot = true;
     }
   }
   const events = (await store.readStream(streamId, { fromRevision: revision + 1 })).filter(within);
   state = fold(decider, events.map((e) => ({ type: e.type, data: e.data }) as never), state);
   const lastEvent = events[events.length - 1];
   if (revision < 0 && !lastEvent) throw new UsageError(`stream ${streamId} has no events at that point`);
-  return { stream: streamId, category, revision: lastEvent?.revision ?? revision, position: lastEvent?.position ?? position, fromSnapshot, state: printable(category, state) };
+  return { stream: streamId, category, revision: lastEvent?.revision ?? revision, position: lastEvent?.position ?? position, fromSnapshot: usedSnapshot, state: printable(category, state) };
 };
 
-const fromSnapshot_ = (state: unknown): InventoryState => fromSnapshot(InventorySnapshotSchema.parse(state));
 
 /** `--at` is a position (digits) or an ISO-8601 time. */
 export const parseAt = (value: string | undefined): { position?: number; time?: number } => {
@@ -360,7 +359,8 @@ export const queryEvents = async (sql: string, source: { file?: string; store?: 
   let file = source.file;
   if (!file) {
     staging = join(tmpdir(), `crest-query-${process.pid}.ndjson`);
-    await exportEvents(source.store!, parseExportArgs(['--format', 'ndjson', '--output', staging, '--force', '--max-rate', String(source.maxRate ?? DEFAULT_MAX_RATE)]), { stdout: io.stdout, stderr: { write: () => true } });
+    const whole: ExportOptions = { format: 'ndjson', output: staging, force: true, categories: [], types: [], stream: undefined, since: undefined, until: undefined, after: 0, to: undefined, maxRate: source.maxRate ?? DEFAULT_MAX_RATE };
+    await exportEvents(source.store!, whole, { stdout: io.stdout, stderr: { write: () => true } });
     file = staging;
   }
   if (!existsSync(file)) throw new UsageError(`--from ${file}: no such file`);

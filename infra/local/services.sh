@@ -150,6 +150,23 @@ as_root() {
   fi
 }
 
+# apt-get install PACKAGE for SERVICE, logging to LOG, without letting the package start a system-wide server of its
+# own (policy-rc.d exit 101 = "don't start"); dies with the log's tail if it fails.
+apt_install() {
+  local service="$1" package="$2" logfile="$3" policy=/usr/sbin/policy-rc.d added_policy=0 rc=0
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  if [[ ! -e "$policy" ]]; then
+    as_root sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod 755 $policy"
+    added_policy=1
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$package" >"$logfile" 2>&1 || rc=$?
+  ((added_policy)) && as_root rm -f "$policy"
+  if ((rc != 0)); then
+    tail -n 20 "$logfile" >&2
+    die "$service: apt-get install $package failed (log: $logfile)"
+  fi
+}
+
 node_probe() {
   command -v node >/dev/null 2>&1 || die "node is needed for the readiness probes"
   (cd "$ROOT" && node "$PROBE" "$@")
@@ -171,20 +188,7 @@ redis_install() {
   command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1 && return 0
   command -v apt-get >/dev/null 2>&1 || die "redis: redis-server is missing and apt-get is not available to install it"
   log "redis: redis-server not found; installing Debian's redis-server with apt-get (apt-get update first)"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  # Keep the package's init script from starting a system-wide redis on 6379: policy-rc.d exit 101 = "don't start".
-  local policy=/usr/sbin/policy-rc.d added_policy=0
-  if [[ ! -e "$policy" ]]; then
-    as_root sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod 755 $policy"
-    added_policy=1
-  fi
-  local rc=0
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >"$REDIS_DIR/apt-install.log" 2>&1 || rc=$?
-  ((added_policy)) && as_root rm -f "$policy"
-  if ((rc != 0)); then
-    tail -n 20 "$REDIS_DIR/apt-install.log" >&2
-    die "redis: apt-get install redis-server failed (log: $REDIS_DIR/apt-install.log)"
-  fi
+  apt_install redis redis-server "$REDIS_DIR/apt-install.log"
   log "redis: installed $(redis-server --version | sed -n 's/.* v=\([^ ]*\).*/redis-server \1/p')"
 }
 
@@ -661,20 +665,7 @@ postgresql_install() {
   postgresql_bindir >/dev/null && return 0
   command -v apt-get >/dev/null 2>&1 || die "postgresql: no $PG_LIBDIR/*/bin/postgres and apt-get is not available to install it"
   log "postgresql: no server under $PG_LIBDIR; installing Debian's postgresql with apt-get (apt-get update first)"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  # Keep the package from starting its own 'main' cluster on 5432: policy-rc.d exit 101 = "don't start".
-  local policy=/usr/sbin/policy-rc.d added_policy=0
-  if [[ ! -e "$policy" ]]; then
-    as_root sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod 755 $policy"
-    added_policy=1
-  fi
-  local rc=0
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >"$POSTGRESQL_DIR/apt-install.log" 2>&1 || rc=$?
-  ((added_policy)) && as_root rm -f "$policy"
-  if ((rc != 0)); then
-    tail -n 20 "$POSTGRESQL_DIR/apt-install.log" >&2
-    die "postgresql: apt-get install postgresql failed (log: $POSTGRESQL_DIR/apt-install.log)"
-  fi
+  apt_install postgresql postgresql "$POSTGRESQL_DIR/apt-install.log"
   postgresql_bindir >/dev/null || die "postgresql: still no $PG_LIBDIR/*/bin/postgres after apt-get install postgresql"
   log "postgresql: installed PostgreSQL $(pg_server_version "$(postgresql_bindir)")"
 }
