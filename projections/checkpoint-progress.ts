@@ -16,7 +16,8 @@ export class CheckpointProgress {
 
   constructor(
     private readonly store: EventStore,
-    private readonly checkpoints: ReadonlyArray<{ readonly store: ReadModelStore; readonly runner: string }>,
+    /** Asked at every poll: an API node moves to another generation of the read models after a rebuild. */
+    private readonly checkpoints: () => ReadonlyArray<{ readonly store: ReadModelStore; readonly runner: string }>,
     private readonly pollMs: number,
   ) {}
 
@@ -52,7 +53,10 @@ export class CheckpointProgress {
   private poll(): Promise<void> {
     this.polling ??= (async () => {
       try {
-        const positions = await Promise.all(this.checkpoints.map((c) => c.store.loadCheckpoint(c.runner)));
+        const checkpoints = this.checkpoints();
+        const positions = await Promise.all(checkpoints.map((c) => c.store.loadCheckpoint(c.runner)));
+        // read models switched to another generation meanwhile: this answer is about the old one
+        if (this.checkpoints().some((c, i) => c.store !== checkpoints[i]?.store)) return;
         this.current = Math.max(this.current, Math.min(...positions.map((p) => p ?? 0)));
         this.waiters.reached(this.current);
       } catch {

@@ -31,3 +31,39 @@ export interface ProjectionObserver {
   /** The stored checkpoint is past the log's head (the read models were built from another log): they are rebuilt. */
   checkpointAheadOfLog(runner: string, checkpoint: number, head: number): void;
 }
+
+/** One generation of the read models: its own documents and checkpoints, and how to release them. */
+export interface ReadModelGeneration<M extends ReadModelStore = ReadModelStore> {
+  readonly name: string;
+  readonly models: M;
+  close(): Promise<void>;
+}
+
+/** Which generation readers use, and the one being built beside it (blue/green), if any. */
+export interface GenerationPointer {
+  readonly active: string;
+  readonly building: string | undefined;
+}
+
+/**
+ * Where blue/green generations of the read models live (a database each, a file each, or memory) and which one readers
+ * use. The pointer is as durable as the adapter: a restart opens the generation last switched to, and a rebuild that
+ * was cancelled or cut short resumes from the checkpoint its generation kept.
+ */
+export interface ReadModelGenerations<M extends ReadModelStore = ReadModelStore> {
+  pointer(): Promise<GenerationPointer>;
+  /** Opens a generation, creating it empty if it does not exist. */
+  open(name: string): Promise<ReadModelGeneration<M>>;
+  /** Records that `name` is being built, so that a later rebuild resumes it instead of starting another. */
+  markBuilding(name: string): Promise<void>;
+  /** Makes `name` the generation readers use and clears the building mark. */
+  activate(name: string): Promise<void>;
+  /** Where a generation lives, for messages: a database, a file, or memory. */
+  describe(name: string): string;
+  /** Whether a retired generation stays where it was until an operator drops it (a file, a database) or goes by itself. */
+  readonly keepsRetired: boolean;
+}
+
+/** The generation every store starts with, and the name of the one after `name`. */
+export const firstGeneration = 'g0';
+export const nextGeneration = (name: string): string => `g${Number(name.slice(1)) + 1}`;

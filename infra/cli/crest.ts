@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openStores } from '../composition/bind-stores';
+import { parseRebuildArgs, runRebuild } from './projections';
 import { exportEvents, parseAt, parseExportArgs, queryEvents, stateAt, UsageError } from './events';
 
 const usage = `Usage: crest <command>
@@ -26,6 +27,11 @@ Commands:
                     [--since TIME] [--until TIME] [--from POS] [--to POS] [--after POS] [--max-rate EVENTS_PER_S]
   events state      Print a stream's state at a past point: crest events state <stream> [--at POSITION|TIME]
   events query      SQL over a view named events (DuckDB): crest events query "<SQL>" [--from EXPORT_FILE]
+  projections rebuild
+                    Rebuild the read models beside the live ones (blue/green) in the running process, and follow it:
+                    [--switch] move readers over once caught up; [--status]; [--cancel] (Ctrl-C also cancels; running
+                    it again resumes); [--detach]; [--url URL] of crest start or crest work projections (default
+                    http://127.0.0.1:PORT). Needs CREST_ADMIN_TOKEN.
   help              Show this help.
 
 Configuration comes from environment variables; see README.md ("Configuration").`;
@@ -133,6 +139,23 @@ const events = async (sub: string | undefined, args: readonly string[]): Promise
   }
 };
 
+/** `crest projections rebuild`: a client of the running process's admin API; a bad invocation is one line and exit code 2. */
+const projections = async (args: readonly string[]): Promise<number> => {
+  try {
+    const parsed = parseRebuildArgs(args);
+    const config = loadConfig();
+    if (!config.CREST_ADMIN_TOKEN) throw new UsageError('set CREST_ADMIN_TOKEN to the admin token of the running Crest (crest start prints it when it generates one)');
+    const interrupted = new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    return await runRebuild(parsed, { url: parsed.url ?? `http://127.0.0.1:${config.PORT}`, adminToken: config.CREST_ADMIN_TOKEN, interrupted }, { stdout: process.stdout, stderr: process.stderr });
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof ConfigError) {
+      process.stderr.write(`crest projections: ${error.message.split('\n').join(' ')}\n`);
+      return 2;
+    }
+    throw error;
+  }
+};
+
 const parseQueryArgs = (args: readonly string[]): { sql: string; from: string | undefined } => {
   let parsed: { values: { from?: string }; positionals: string[] };
   try {
@@ -166,6 +189,9 @@ const main = async (argv: readonly string[]): Promise<void> => {
       return runRole('serve', loadConfig());
     case 'events':
       process.exitCode = await events(role, argv.slice(2));
+      return;
+    case 'projections':
+      process.exitCode = await projections(argv.slice(1));
       return;
     case undefined:
     case 'help':

@@ -8,6 +8,7 @@ import { readRoutes } from '../../read-api/http/read-routes';
 import { buildHttpApp } from '../http/app';
 import { createCustomerAuth } from '../http/customer-auth';
 import { opsRoutes } from '../http/ops-routes';
+import { rebuildRoutes } from '../../projections/http/rebuild-routes';
 import { perSecondLimit } from '../redis/redis-rate-limiter';
 
 /** The HTTP apps: the whole API, and the health-and-metrics app of a worker role; their tokens, limits and customer auth. */
@@ -51,6 +52,7 @@ export const bindHttp = (c: Container, config: CrestConfig, connections: Connect
           sales: ctx.get(Tokens.SaleCalendar),
           clock: ctx.get(Tokens.Clock),
         }),
+        ...(options.role === 'serve' ? [] : [rebuildRoutes({ readModels: ctx.get(Tokens.BlueGreen) })]),
         commandRoutes({
           products: ctx.get(Tokens.Products),
           sales: ctx.get(Tokens.Sales),
@@ -72,7 +74,11 @@ export const bindHttp = (c: Container, config: CrestConfig, connections: Connect
       customerLimiter: undefined,
       globalLimiter: undefined,
       maxEventLoopDelayMs: 0,
-      routes: [opsRoutes({ registry: metrics.registry, ready: () => ctx.get(Tokens.WorkerReady)(), stalled: () => metrics.stalledFollowers(config.CREST_FOLLOWER_STALL_MS) })],
+      routes: [
+        opsRoutes({ registry: metrics.registry, ready: () => ctx.get(Tokens.WorkerReady)(), stalled: () => metrics.stalledFollowers(config.CREST_FOLLOWER_STALL_MS) }),
+        // the projection worker builds the read models, so it is where a blue/green rebuild runs in a cluster
+        ...(options.role === 'projections' ? [rebuildRoutes({ readModels: ctx.get(Tokens.BlueGreen) })] : []),
+      ],
     });
   });
 };

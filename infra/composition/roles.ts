@@ -72,6 +72,9 @@ export const startRole = async (role: Exclude<Role, 'all' | 'relay'>, config: Cr
         const saleCalendar = container.get(Tokens.SaleCalendar);
         await saleCalendar.start();
         stops.push(() => saleCalendar.stop());
+        const generations = container.get(Tokens.GenerationFollower);
+        await generations.start();
+        stops.push(() => generations.stop());
         const progress = container.get(Tokens.Progress) as CheckpointProgress;
         await progress.start();
         stops.push(() => progress.stop());
@@ -109,21 +112,23 @@ export const startRole = async (role: Exclude<Role, 'all' | 'relay'>, config: Cr
         break;
       }
       case 'projections': {
-        await container.get(Tokens.ReadModelSetup).prepare();
+        const readModels = container.get(Tokens.BlueGreen);
         const runners: ProjectionRunner[] = container.get(Tokens.Projections);
         const bus = container.get(Tokens.InvalidationBus)!;
-        runners[0]!.onChanges((changes) => void bus.publish(Storefront.invalidationsFor(changes)).catch(() => undefined));
+        readModels.onChanges((changes) => void bus.publish(Storefront.invalidationsFor(changes)).catch(() => undefined));
         // Redis may come back empty after a restart: the availability read model is then rebuilt from the log
         const availability = runners.find((r) => r.name === 'redis-availability');
         if (availability && connections.redis) {
           const stopWatching = await rebuildWhenLost(new RedisAvailability(connections.redis, defaultAvailabilityKeys(config.CREST_REDIS_PREFIX)), availability, logger, config.CREST_FOLLOWER_RETRY_MAX_MS);
           stops.push(stopWatching);
         }
+        await readModels.start();
+        stops.push(() => readModels.stop());
         for (const runner of runners) {
           await runner.start();
           stops.push(() => runner.stop());
         }
-        ready = () => runners.every((r) => r.ready);
+        ready = () => readModels.progress.ready() && runners.every((r) => r.ready);
         break;
       }
       case 'sagas': {

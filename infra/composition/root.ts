@@ -65,14 +65,13 @@ export const startAllInOne = async (config: CrestConfig, given: CompositionOptio
   await catalog.start();
   const saleCalendar = container.get(Tokens.SaleCalendar);
   await saleCalendar.start();
-  const readModels = container.get(Tokens.ReadModelSetup);
-  await readModels.prepare();
+  const readModels = container.get(Tokens.BlueGreen);
   const runners = container.get(Tokens.Projections);
   const storefront = container.get(Tokens.Storefront);
   const bus = container.get(Tokens.InvalidationBus);
   // with a bus, invalidations travel through it so that every API node hears them; without one, they stay local
   const unsubscribe = bus ? await bus.subscribe((invalidation) => storefront.invalidate(invalidation)) : undefined;
-  runners[0]!.onChanges((changes) => {
+  readModels.onChanges((changes) => {
     const invalidation = Storefront.invalidationsFor(changes);
     if (bus) bus.publish(invalidation).catch(() => storefront.invalidate(invalidation));
     else storefront.invalidate(invalidation);
@@ -83,6 +82,7 @@ export const startAllInOne = async (config: CrestConfig, given: CompositionOptio
     availability && connections.redis
       ? await rebuildWhenLost(new RedisAvailability(connections.redis, defaultAvailabilityKeys(config.CREST_REDIS_PREFIX)), availability, options.logger, config.CREST_FOLLOWER_RETRY_MAX_MS)
       : undefined;
+  await readModels.start();
   for (const runner of runners) await runner.start();
   const saga = container.get(Tokens.CheckoutRunner);
   const relay = container.get(Tokens.Relay);
@@ -109,7 +109,7 @@ export const startAllInOne = async (config: CrestConfig, given: CompositionOptio
         container.get(Tokens.Inventory).stop();
         await stopWatchingRedis?.();
         for (const runner of runners) await runner.stop();
-        await readModels.close();
+        await readModels.stop();
         await unsubscribe?.();
         await catalog.stop();
         await saleCalendar.stop();

@@ -15,7 +15,9 @@ import type { CheckpointStore, Clock, IdGenerator, PaymentTokenVault, SnapshotSt
 import type { EventStore } from '../../domain/kernel/event-store';
 import type { EventRelay } from '../../projections/event-relay';
 import type { FollowerMonitor } from '../../projections/log-follower';
-import type { ReadModelStore } from '../../projections/ports';
+import type { BlueGreenReadModels } from '../../projections/blue-green-read-models';
+import type { GenerationFollower } from '../../projections/generation-follower';
+import type { ReadModelGenerations, ReadModelStore } from '../../projections/ports';
 import type { ProjectionRunner } from '../../projections/projection-runner';
 import type { CatalogueQueries, InvalidationBus, InventoryQueries, OrderQueries, ReadModelProgress } from '../../read-api/ports';
 import type { Storefront } from '../../read-api/storefront';
@@ -32,10 +34,9 @@ export interface GatewaySetup {
   stop(): Promise<void>;
 }
 
-export interface ReadModelSetup {
+/** The generation of the read models this process reads now. */
+export interface LiveReadModels {
   readonly models: ReadModelBackend;
-  prepare(): Promise<void>;
-  close(): Promise<void>;
 }
 
 const id = <T>(name: string): ServiceIdentifier<T> => Symbol(name);
@@ -62,9 +63,13 @@ export const Tokens = {
   Products: id<ProductCommands>('Products'),
   Stock: id<StockCommands>('Stock'),
   Orders: id<OrderCommands>('Orders'),
-  ReadModels: id<ReadModelBackend>('ReadModels'),
-  /** The read models with what their technology needs at start (indexes) and at stop (closing a file). */
-  ReadModelSetup: id<ReadModelSetup>('ReadModelSetup'),
+  ReadModelGenerations: id<ReadModelGenerations<ReadModelBackend>>('ReadModelGenerations'),
+  /** The read models a process projects into and serves, with blue/green rebuilds (every role but `serve`). */
+  BlueGreen: id<BlueGreenReadModels<ReadModelBackend>>('BlueGreen'),
+  /** An API node's view of the generation the projection worker switched to. */
+  GenerationFollower: id<GenerationFollower<ReadModelBackend>>('GenerationFollower'),
+  LiveReadModels: id<LiveReadModels>('LiveReadModels'),
+  /** Projections besides the read models: Redis availability, in the cluster. */
   Projections: id<ProjectionRunner[]>('Projections'),
   InvalidationBus: id<InvalidationBus | undefined>('InvalidationBus'),
   Relay: id<EventRelay | undefined>('Relay'),

@@ -44,6 +44,7 @@ export const problemTypes: Readonly<Record<string, ProblemType>> = {
   sale_not_started: { status: 409, title: 'The sale has not started' },
   purchase_limit_exceeded: { status: 409, title: 'Past the limit per customer in this sale' },
   sale_changed: { status: 409, title: 'The SKU went on or off sale while ordering' },
+  rebuild_not_ready: { status: 409, title: 'The rebuilt read models have not caught up' },
   sale_overlaps: { status: 409, title: "The window overlaps another sale of the SKU" },
   sale_sku_changed: { status: 409, title: 'A sale cannot move to another SKU' },
   invalid_sale_window: { status: 400, title: 'A sale must start before it ends' },

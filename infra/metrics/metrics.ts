@@ -7,6 +7,8 @@ import type { RelayObserver } from '../../projections/event-relay';
 import type { InventoryWorkerObserver } from '../kafka/kafka-inventory';
 import type { FollowerMonitor, FollowerStatus } from '../../projections/log-follower';
 import type { ProjectionObserver } from '../../projections/ports';
+import type { RebuildObserver, RebuildStatus } from '../../projections/blue-green-read-models';
+import type { GenerationFollowerObserver } from '../../projections/generation-follower';
 import type { BreakerStateObserver } from '../breakers/circuit-breaker';
 import type { CacheObserver } from '../../read-api/cache/read-cache';
 
@@ -300,6 +302,45 @@ export class CrestMetrics {
         else if (state === 'half_open') logger.info({ breaker: name, state }, `circuit breaker ${name} half-open: letting one trial call through`);
         else logger.info({ breaker: name, state }, `circuit breaker ${name} closed`);
       },
+    };
+  }
+
+  rebuildObserver(logger: Logger): RebuildObserver {
+    const position = new Gauge({ name: 'crest_read_model_rebuild_position', help: 'Global position a blue/green rebuild of the read models has reached', registers: [this.registry] });
+    const head = new Gauge({ name: 'crest_read_model_rebuild_head', help: 'Head of the log as the running rebuild last saw it', registers: [this.registry] });
+    const switches = new Counter({ name: 'crest_read_model_switches_total', help: 'Blue/green switches of the read models made by this process', registers: [this.registry] });
+    const line = (status: RebuildStatus) => ({ generation: status.generation, target: status.target, replacing: status.replacing, position: status.position, head: status.head, events: status.events, eventsPerSecond: status.eventsPerSecond, etaSeconds: status.etaSeconds });
+    const track = (status: RebuildStatus) => {
+      position.set(status.position);
+      head.set(status.head);
+    };
+    return {
+      started: (status, resumed) => {
+        track(status);
+        logger.info(line(status), `read-model rebuild ${resumed ? 'resumed' : 'started'}: generation ${status.generation} in ${status.target}, from position ${status.position}`);
+      },
+      progressed: (status) => {
+        track(status);
+        logger.info(line(status), `read-model rebuild: position ${status.position} of ${status.head}, ${status.eventsPerSecond} events/s, about ${status.etaSeconds ?? '?'} s left`);
+      },
+      caughtUp: (status) => {
+        track(status);
+        logger.info(line(status), `read-model rebuild caught up: generation ${status.generation} at position ${status.position}${status.switchWhenCaughtUp ? '; switching' : '; switch when ready'}`);
+      },
+      switched: (status) => {
+        track(status);
+        switches.inc();
+        logger.warn(line(status), `read models switched from generation ${status.replacing} to ${status.generation} at position ${status.position}${status.replacingKept ? `; ${status.replacingTarget} is kept until you drop it` : ''}`);
+      },
+      cancelled: (status) => logger.warn(line(status), `read-model rebuild cancelled at position ${status.position}; rebuilding again resumes generation ${status.generation}`),
+      failed: (status) => logger.error({ ...line(status), err: status.error }, `read-model rebuild of generation ${status.generation} stopped: ${status.error ?? 'unknown error'}`),
+    };
+  }
+
+  generationFollowerObserver(logger: Logger): GenerationFollowerObserver {
+    return {
+      switched: (from, to, position) => logger.warn({ from, to, position }, `read models switched from generation ${from} to ${to} at position ${position}`),
+      failed: (error) => logger.warn({ err: error }, 'could not read the read-model generation pointer; retrying'),
     };
   }
 

@@ -86,6 +86,39 @@ describe('crest CLI', () => {
     expect(exported.stderr()).to.match(/exported \d+ events up to position \d+; continue with --after \d+/);
   });
 
+  it('rebuilds the read models of a running Crest with crest projections rebuild --switch, shows and cancels with --status and --cancel', async () => {
+    // given a running Crest with a catalogue
+    const crest = await startCrest({}, dataDir);
+    try {
+      for (let i = 0; i < 20; i++) await crest.call('PUT', `/v1/products/CLI-${i}`, { admin: true, body: { name: `cli ${i}`, category: 'cli', priceCents: 100 + i } });
+      const env = { CREST_ADMIN_TOKEN: crest.adminToken, CREST_DATA_DIR: dataDir };
+      // when the operator runs crest projections rebuild --switch against it
+      const rebuilt = launch(['projections', 'rebuild', '--switch', '--url', crest.url], env);
+      // then it follows the rebuild to the switch, and says where readers are now
+      expect(await rebuilt.exited, rebuilt.stderr()).to.equal(0);
+      expect(rebuilt.stdout()).to.match(/readers use generation g1 \(memory \(generation g1\)\) at position \d+; switched from generation g0/);
+      expect((await crest.call('GET', '/v1/products/CLI-7')).body.name).to.equal('cli 7');
+      // when the operator asks where things stand, and cancels (nothing is running)
+      const status = launch(['projections', 'rebuild', '--status', '--url', crest.url], env);
+      expect(await status.exited).to.equal(0);
+      expect(status.stdout()).to.match(/readers use generation g1/);
+      const cancelled = launch(['projections', 'rebuild', '--cancel', '--url', crest.url], env);
+      expect(await cancelled.exited).to.equal(0);
+      // then a bad flag, a missing token and an API node that builds nothing each get one line and exit code 2
+      const badFlag = launch(['projections', 'rebuild', '--swich'], env);
+      expect(await badFlag.exited).to.equal(2);
+      expect(badFlag.stderr()).to.match(/^crest projections: Unknown option '--swich'.*\n$/);
+      const noToken = launch(['projections', 'rebuild', '--url', crest.url], { CREST_DATA_DIR: dataDir });
+      expect(await noToken.exited).to.equal(2);
+      expect(noToken.stderr()).to.match(/set CREST_ADMIN_TOKEN/);
+      const nobody = launch(['projections', 'rebuild', '--url', 'http://127.0.0.1:9'], env);
+      expect(await nobody.exited).to.equal(2);
+      expect(nobody.stderr()).to.match(/^crest projections: no Crest answers at http:\/\/127.0.0.1:9 .*; start it, or pass --url\n$/);
+    } finally {
+      await crest.stop();
+    }
+  });
+
   it('explains an unknown command', async () => {
     const started = launch(['launch-rockets'], {});
     expect(await started.exited).to.equal(2);

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { streamName } from '../../domain/kernel/streams';
-import { TestCluster } from '../support/cluster';
+import { CLUSTER_ADMIN_TOKEN, TestCluster, type HttpResult } from '../support/cluster';
 import { requireServersFor } from '../support/servers';
 import { expectStockInvariant, stockFromLog } from '../support/stock';
 import { waitFor } from '../support/wait-for';
@@ -160,6 +160,44 @@ describe('cluster: 2 API nodes, 2 inventory workers, projections and sagas on Ka
     const truth = await stockFromLog(cluster.store, sku);
     expectStockInvariant(truth);
     expect(truth.reserved).to.equal(2);
+  });
+
+  it('rebuilds the read models on the projection worker during a sale, and both API nodes move to the new database with no failed read', async () => {
+    // given a sale through both API nodes, and storefront readers on both all along
+    const skus = ['RB-A', 'RB-B'].map((s) => `${s}-${cluster.id}`);
+    await seed(skus, 400);
+    const worker = cluster.procs.find((p) => p.name === 'projections')!.url;
+    for (const api of apis()) for (const sku of skus) await waitFor(async () => (await call(api, 'GET', `/v1/inventory/${sku}`)).status === 200, 60_000, `${sku} on ${api}`);
+    const reads = new Map<string, number>();
+    let reading = true;
+    const readers = Promise.all(
+      apis().map(async (api) => {
+        for (let n = 0; reading; n++) {
+          const r = await call(api, 'GET', n % 2 === 0 ? `/v1/inventory/${skus[n % skus.length]}` : `/v1/products/${skus[n % skus.length]}`);
+          reads.set(`${r.status}${r.body?.code ? ` ${r.body.code}` : ''}`, (reads.get(`${r.status}${r.body?.code ? ` ${r.body.code}` : ''}`) ?? 0) + 1);
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      }),
+    );
+    let started: HttpResult | undefined;
+    const first = await sale(skus, 'rebuild', async (done) => {
+      // when, some way into the sale, the operator rebuilds the read models with --switch on the projection worker
+      if (done === 100) started = await call(worker, 'POST', '/v1/admin/read-models/rebuild', { switch: true }, { authorization: `Bearer ${CLUSTER_ADMIN_TOKEN}` });
+    });
+    expect(started?.status, JSON.stringify(started?.body)).to.equal(202);
+    await waitFor(
+      async () => (await call(worker, 'GET', '/v1/admin/read-models', undefined, { authorization: `Bearer ${CLUSTER_ADMIN_TOKEN}` })).body.rebuild?.state === 'switched',
+      120_000,
+      'the switch',
+    );
+    // and more orders come once the worker has stopped writing the old database
+    const second = await sale(skus, 'rebuilt');
+    reading = false;
+    await readers;
+    // then every read on both API nodes was answered 200, and both now read the new generation, equal to the log
+    console.log(`      reads during the rebuild and switch: ${JSON.stringify([...reads])}`);
+    expect([...reads.keys()]).to.deep.equal(['200']);
+    await verify(skus, [...first.placed, ...second.placed], 400);
   });
 
   const resolvePending = async (orderId: string, sku: string): Promise<Placed[]> => {

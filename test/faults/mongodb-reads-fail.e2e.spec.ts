@@ -68,7 +68,7 @@ describe('fault: the MongoDB read store fails (crest start, CREST_READ_MODELS=mo
     expect((before.inventory as { reserved: number }).reserved).to.equal(2);
 
     // when Crest's MongoDB client fails under it
-    const db = (c.running.container.get(Tokens.ReadModels) as unknown as { db: Db }).db;
+    const db = (c.running.container.get(Tokens.LiveReadModels).models as unknown as { db: Db }).db;
     await db.client.close();
 
     // then every read it answered before is answered again, 200 with the same body, marked stale

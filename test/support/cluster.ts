@@ -236,7 +236,11 @@ export class TestCluster {
     const mongo = new MongoClient(this.servers.mongodb, { serverSelectionTimeoutMS: 5000 });
     await mongo
       .connect()
-      .then(() => mongo.db(this.mongoDatabase).dropDatabase())
+      .then(async () => {
+        // and the generations a blue/green rebuild made beside it
+        const { databases } = await mongo.db('admin').admin().listDatabases({ nameOnly: true });
+        for (const { name } of databases) if (name === this.mongoDatabase || name.startsWith(`${this.mongoDatabase}_g`)) await mongo.db(name).dropDatabase();
+      })
       .catch(() => undefined);
     await mongo.close().catch(() => undefined);
     await dropRedisPrefix(this.redisPrefix, this.servers.redis);
