@@ -27,7 +27,8 @@ export type WriterOutcome =
 
 /** What a writer reports about itself; the composition root turns it into metrics. */
 export interface WriterObserver {
-  batchCommitted(sku: string, commands: number, events: number, appendMs: number): void;
+  /** A group commit became durable; `stock` is the SKU's figures after it. */
+  batchCommitted(sku: string, commands: number, events: number, appendMs: number, stock: StockFigures): void;
   commandDecided(sku: string, command: InventoryCommand['type'], outcome: string, fromMemory: boolean): void;
   conflict(sku: string): void;
   loaded(sku: string, eventsReplayed: number, fromSnapshot: boolean): void;
@@ -326,7 +327,7 @@ export class InventoryWriter {
       this.durable = { state: batch.after.state, revision: results[0]!.nextExpectedRevision, position: results[0]!.position };
       batch.alongside.forEach((a, i) => positions.set(a.pending, results[1 + i]!.position));
       this.eventsSinceSnapshot += batch.events.length;
-      this.deps.observer.batchCommitted(this.sku, batch.pendings.length, batch.events.length, performance.now() - batch.startedAt);
+      this.deps.observer.batchCommitted(this.sku, batch.pendings.length, batch.events.length, performance.now() - batch.startedAt, figuresOf(batch.after.state));
     }
     batch.pendings.forEach((p, i) => {
       const d = batch.decided[i]!;

@@ -37,7 +37,7 @@ export const bindHttp = (c: Container, config: CrestConfig, connections: Connect
           : undefined,
       requestTimeoutMs: config.CREST_HTTP_REQUEST_TIMEOUT_MS,
       maxEventLoopDelayMs: config.CREST_MAX_EVENT_LOOP_DELAY_MS,
-      onResponse: (route, method, status, seconds) => metrics.observeHttp(route, method, status, seconds),
+      onResponse: (route, method, status, seconds, code) => metrics.observeHttp(route, method, status, seconds, code),
       routes: [
         opsRoutes({
           registry: metrics.registry,

@@ -71,6 +71,12 @@ export const ConfigSchema = z.object({
   CREST_CACHE_TTL_MS: int(1).default(30_000),
   CREST_BROWSE_CACHE_TTL_MS: int(1).default(1000),
   CREST_CACHE_MISS_TTL_MS: int(1).default(2000),
+  // the live sale page at /dashboard: behind the admin token unless the operator makes it public
+  CREST_DASHBOARD_PUBLIC: z.stringbool().default(false),
+  // OpenTelemetry traces over OTLP/HTTP: off unless asked for
+  CREST_TRACING: z.enum(['off', 'otlp']).default('off'),
+  CREST_OTLP_TRACES_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).default('http://127.0.0.1:4318/v1/traces'),
+  CREST_TRACE_SAMPLE_RATIO: z.coerce.number().min(0).max(1).default(1),
   CREST_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -30,6 +30,8 @@ declare module 'fastify' {
     rawBody?: Buffer;
     /** The customer verified from the bearer JWT (its `sub`), on customer routes with customer auth on. */
     customerId?: string;
+    /** The problem code the request was answered with, if it was refused. */
+    problemCode?: string;
   }
 }
 
@@ -40,7 +42,8 @@ export interface HttpAppOptions {
   readonly globalLimiter: RateLimiterAbstract | undefined;
   readonly maxEventLoopDelayMs: number;
   readonly routes: readonly FastifyPluginAsync[];
-  readonly onResponse?: (route: string, method: string, status: number, seconds: number) => void;
+  /** Every answer: `code` is the problem code of a refusal. */
+  readonly onResponse?: (route: string, method: string, status: number, seconds: number, code: string | undefined) => void;
   readonly isReady?: () => boolean;
   /** With CREST_CUSTOMER_AUTH=jwt: verifies customers on customer routes. */
   readonly customerAuth?: CustomerAuthenticator | undefined;
@@ -219,7 +222,7 @@ export const buildHttpApp = async (options: HttpAppOptions): Promise<FastifyInst
   if (options.onResponse) {
     const observe = options.onResponse;
     app.addHook('onResponse', async (request, reply) => {
-      observe(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000);
+      observe(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000, request.problemCode);
     });
   }
 

@@ -125,6 +125,7 @@ const causeOf = (error: unknown): { cause?: string } => {
 export const sendProblem = (error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
   const { code, detail, extras, headers } = classify(error);
   const problem = problemFor(code, detail, request.url, extras);
+  request.problemCode = code;
   if (problem.status === 500) request.log.error({ err: error, code }, 'request failed');
   // expected refusals under load or while a dependency is down: no stack, and not an error page for whoever is on call
   else if (problem.status > 500) request.log.warn({ code, status: problem.status, detail, ...causeOf(error) }, 'request refused');

@@ -84,7 +84,7 @@ describe('KafkaInventoryWorker supervision', function () {
       kafka,
       fakeWriters,
       publisher,
-      { assigned: () => undefined, rebalanced: () => undefined, failed: (e) => crashes.push(e) },
+      { assigned: () => undefined, rebalanced: () => undefined, failed: (e) => crashes.push(e), lagged: () => undefined },
       { topic, groupId: `supervision-${randomUUID()}`, partitionsConcurrently: 2, sessionTimeoutMs: 6000, name: 'inventory-consumer', retryMaxMs: 500 },
       monitor,
     );

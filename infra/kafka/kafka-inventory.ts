@@ -61,6 +61,8 @@ export class KafkaInventoryGateway implements InventoryGateway {
     kafka: Kafka,
     private readonly subscriber: Redis,
     private readonly options: { readonly topic: string; readonly nodeId: string; readonly timeoutMs: number; readonly prefix: string },
+    /** Hears of every request its SKU's owner did not answer in time. */
+    private readonly timedOut: (sku: string) => void = () => undefined,
   ) {
     this.producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
     this.replyChannel = `${options.prefix}:inventory-replies:${options.nodeId}`;
@@ -118,6 +120,7 @@ export class KafkaInventoryGateway implements InventoryGateway {
     return new Promise<Reply>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting.delete(requestId);
+        this.timedOut(sku);
         reject(new InventoryTimeoutError(sku, this.options.timeoutMs));
       }, this.options.timeoutMs);
       this.waiting.set(requestId, { resolve, reject, timer });
@@ -153,6 +156,8 @@ export interface InventoryWorkerObserver {
   assigned(partitions: number): void;
   rebalanced(writersDropped: number): void;
   failed(error: unknown): void;
+  /** How far behind the partition's high watermark a batch ended. */
+  lagged(partition: number, messages: number): void;
 }
 
 export interface KafkaInventoryWorkerOptions {
@@ -307,6 +312,7 @@ export class KafkaInventoryWorker {
   }
 
   private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    this.observer.lagged(batch.partition, Number(batch.offsetLag()));
     const handled = batch.messages.map(async (message) => {
       const request = parseRequest(message);
       if (!request) {

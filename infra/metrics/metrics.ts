@@ -1,7 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { CheckoutObserver } from '../../commands/checkout-saga/checkout-runner';
-import type { WriterObserver } from '../../commands/inventory/inventory-writer';
+import type { StockFigures, WriterObserver } from '../../commands/inventory/inventory-writer';
 import type { PaymentCallbackObserver } from '../../commands/payments/payment-callbacks';
 import type { RelayObserver } from '../../projections/event-relay';
 import type { InventoryWorkerObserver } from '../kafka/kafka-inventory';
@@ -15,11 +15,18 @@ import type { CacheObserver } from '../../read-api/cache/read-cache';
 /** Crest's Prometheus metrics, on a registry of its own so that several instances can live in one test process. */
 export class CrestMetrics {
   readonly registry = new Registry();
+  private readonly stock = new StockTracker(this.registry);
   private readonly httpDuration = new Histogram({
     name: 'crest_http_request_duration_seconds',
     help: 'HTTP request latency by route, method and status',
     labelNames: ['route', 'method', 'status'] as const,
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  private readonly httpProblems = new Counter({
+    name: 'crest_http_problems_total',
+    help: 'Refusals by route, method and problem code (docs: the problem registry); overloaded counts load shedding',
+    labelNames: ['route', 'method', 'code'] as const,
     registers: [this.registry],
   });
   private readonly inventoryCommands = new Counter({
@@ -203,15 +210,22 @@ export class CrestMetrics {
     };
   }
 
-  observeHttp(route: string, method: string, status: number, seconds: number): void {
+  /** The SKUs with the most inventory commands committed lately, busiest first (this process's writers only). */
+  hotSkus(limit: number): string[] {
+    return this.stock.hottest(limit);
+  }
+
+  observeHttp(route: string, method: string, status: number, seconds: number, code?: string): void {
     this.httpDuration.observe({ route, method, status: String(status) }, seconds);
+    if (code !== undefined) this.httpProblems.inc({ route, method, code });
   }
 
   writerObserver(logger: Logger): WriterObserver {
     return {
-      batchCommitted: (_sku, commands, _events, appendMs) => {
+      batchCommitted: (sku, commands, _events, appendMs, stock) => {
         this.batchSize.observe(commands);
         this.appendLatency.observe(appendMs / 1000);
+        this.stock.committed(sku, commands, stock, logger);
       },
       commandDecided: (_sku, command, outcome, fromMemory) => this.inventoryCommands.inc({ command, outcome, from_memory: String(fromMemory) }),
       conflict: (sku) => {
@@ -356,6 +370,7 @@ export class CrestMetrics {
   inventoryWorkerObserver(logger: Logger): InventoryWorkerObserver {
     const partitions = new Gauge({ name: 'crest_inventory_partitions_owned', help: 'Partitions of the inventory command topic this worker owns', registers: [this.registry] });
     const rebalances = new Counter({ name: 'crest_inventory_rebalances_total', help: 'Consumer-group rebalances seen by this inventory worker', registers: [this.registry] });
+    const lag = new Gauge({ name: 'crest_inventory_consumer_lag_messages', help: 'Inventory requests waiting on each owned partition after the last batch', labelNames: ['partition'] as const, registers: [this.registry] });
     return {
       assigned: (count) => {
         partitions.set(count);
@@ -366,6 +381,84 @@ export class CrestMetrics {
         logger.info({ writersDropped: dropped }, 'rebalance: writers dropped; they reload on their next command');
       },
       failed: (error) => logger.error({ err: error }, 'inventory worker consumer crashed'),
+      lagged: (partition, messages) => lag.set({ partition: String(partition) }, messages),
     };
+  }
+
+  /** For the cluster's inventory gateway: a request its SKU's owner did not answer in time. */
+  inventoryTimeouts(): (sku: string) => void {
+    const timeouts = new Counter({ name: 'crest_inventory_request_timeouts_total', help: 'Inventory requests sent over Kafka that got no answer within CREST_INVENTORY_TIMEOUT_MS', registers: [this.registry] });
+    return () => timeouts.inc();
+  }
+}
+
+const HOT_SKUS = 20;
+const HOT_WINDOW_MS = 60_000;
+
+/**
+ * Stock as this process's writers last committed it. Every SKU counts towards `crest_stock_oversold_units`, which must
+ * stay 0; only the busiest (commands committed in the last minute, decayed) get `crest_stock_units` series, so that a
+ * catalogue of 100,000 SKUs does not become 300,000 series.
+ */
+class StockTracker {
+  private readonly skus = new Map<string, { figures: StockFigures; activity: number; at: number }>();
+  private readonly oversold = new Map<string, number>();
+
+  constructor(registry: Registry) {
+    const oversold = this.oversold;
+    const hottest = (limit: number) => this.hottest(limit);
+    const figuresOf = (sku: string) => this.skus.get(sku)!.figures;
+    new Gauge({
+      name: 'crest_stock_oversold_units',
+      help: 'Units reserved or sold beyond what was received and adjusted, over every SKU this process writes; must stay 0',
+      registers: [registry],
+      collect() {
+        let units = 0;
+        for (const n of oversold.values()) units += n;
+        this.set(units);
+      },
+    });
+    new Gauge({
+      name: 'crest_stock_units',
+      help: `Stock of the ${HOT_SKUS} busiest SKUs of this process's writers (commands in the last minute), by state`,
+      labelNames: ['sku', 'state'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const sku of hottest(HOT_SKUS)) {
+          const figures = figuresOf(sku);
+          for (const state of ['available', 'reserved', 'sold'] as const) this.set({ sku, state }, figures[state]);
+        }
+      },
+    });
+  }
+
+  committed(sku: string, commands: number, figures: StockFigures, logger: Logger): void {
+    const now = Date.now();
+    const previous = this.skus.get(sku);
+    const decayed = previous ? previous.activity * Math.exp(-(now - previous.at) / HOT_WINDOW_MS) : 0;
+    this.skus.set(sku, { figures, activity: decayed + commands, at: now });
+    const over = Math.max(0, figures.reserved + figures.sold - (figures.received + figures.adjusted), -figures.available);
+    const balanced = figures.available + figures.reserved + figures.sold === figures.received + figures.adjusted;
+    if (over > 0 || !balanced) {
+      if (!this.oversold.has(sku)) logger.fatal({ sku, ...figures }, 'stock invariant broken: available + reserved + sold != received + adjusted, or oversold');
+      this.oversold.set(sku, Math.max(over, balanced ? 0 : 1));
+    } else this.oversold.delete(sku);
+    if (this.skus.size > 10_000) this.forgetQuietest();
+  }
+
+  hottest(limit: number): string[] {
+    const now = Date.now();
+    return [...this.skus.entries()]
+      .map(([sku, s]) => ({ sku, score: s.activity * Math.exp(-(now - s.at) / HOT_WINDOW_MS) }))
+      .filter((s) => s.score >= 0.5)
+      .sort((a, b) => b.score - a.score || (a.sku < b.sku ? -1 : 1))
+      .slice(0, limit)
+      .map((s) => s.sku);
+  }
+
+  private forgetQuietest(): void {
+    const keep = new Set(this.hottest(5_000));
+    for (const sku of this.skus.keys()) if (!keep.has(sku)) this.skus.delete(sku);
   }
 }
