@@ -7,6 +7,8 @@ import { commandRoutes } from '../../commands/http/command-routes';
 import { readRoutes } from '../../read-api/http/read-routes';
 import { buildHttpApp } from '../http/app';
 import { createCustomerAuth } from '../http/customer-auth';
+import { DashboardData } from '../http/dashboard/dashboard-data';
+import { dashboardRoutes } from '../http/dashboard/dashboard-routes';
 import { opsRoutes } from '../http/ops-routes';
 import { rebuildRoutes } from '../../projections/http/rebuild-routes';
 import { perSecondLimit } from '../redis/redis-rate-limiter';
@@ -20,6 +22,8 @@ export const bindHttp = (c: Container, config: CrestConfig, connections: Connect
     const metrics = ctx.get(Tokens.Metrics);
     const limit = (name: string, perSecond: number) => perSecondLimit(connections.redis, { name, perSecond, prefix: config.CREST_REDIS_PREFIX });
     const store = ctx.get(Tokens.EventStore);
+    const storefront = ctx.get(Tokens.Storefront);
+    const sales = ctx.get(Tokens.SaleCalendar);
     return buildHttpApp({
       logger: ctx.get(Tokens.Logger),
       adminToken: ctx.get(Tokens.AdminToken).token,
@@ -45,12 +49,23 @@ export const bindHttp = (c: Container, config: CrestConfig, connections: Connect
           stalled: () => metrics.stalledFollowers(config.CREST_FOLLOWER_STALL_MS),
         }),
         readRoutes({
-          storefront: ctx.get(Tokens.Storefront),
+          storefront,
           minPositionWaitMs: config.CREST_MIN_POSITION_WAIT_MS,
           cacheControl: 'public, max-age=1, stale-while-revalidate=5',
           logHead: () => store.headPosition(),
-          sales: ctx.get(Tokens.SaleCalendar),
+          sales,
           clock: ctx.get(Tokens.Clock),
+        }),
+        dashboardRoutes({
+          public: config.CREST_DASHBOARD_PUBLIC,
+          data: new DashboardData({
+            registry: metrics.registry,
+            hotSkus: (limit) => metrics.hotSkus(limit),
+            sales,
+            inventory: (sku) => storefront.inventory(sku),
+            // an API node of the cluster has no checkout saga (and no writers: its hot SKUs are the sale SKUs only)
+            runsCheckout: options.role !== 'serve',
+          }),
         }),
         ...(options.role === 'serve' ? [] : [rebuildRoutes({ readModels: ctx.get(Tokens.BlueGreen) })]),
         commandRoutes({
