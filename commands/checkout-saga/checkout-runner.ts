@@ -12,6 +12,7 @@ import type { InventoryGateway } from '../inventory/inventory-writers';
 import type { CommandContext } from '../metadata';
 import { PaymentProviderUnavailableError, TransientPaymentError, type PaymentProvider } from '../payments/payment-provider';
 import type { CheckpointStore, PaymentTokenVault } from '../ports';
+import { SpanKind, spanContextFrom, traced, type SpanContext } from '../tracing';
 import { DeadlineTracker } from './deadline-tracker';
 
 export interface CheckoutObserver {
@@ -161,11 +162,27 @@ export class CheckoutRunner {
       throw new PoisonEventError(event, error);
     }
     const orderId = trigger.data.orderId;
-    const { order, payment } = await this.load(orderId);
+    const { order, payment, origin } = await this.load(orderId);
     const ctx = { commandId: event.id, correlationId: String(event.metadata.correlationId ?? orderId), causationId: event.id };
-    await this.executeAll(react(trigger, order, payment), ctx);
-    // an order that no longer awaits payment needs its token no more
-    if (ENDS_PAYMENT.has(trigger.type) && order.paymentId !== undefined && order.status !== 'awaiting_payment') await this.paymentTokens.forget(order.paymentId);
+    const reacting = async (ctx: CommandContext) => {
+      await this.executeAll(react(trigger, order, payment), ctx);
+      // an order that no longer awaits payment needs its token no more
+      if (ENDS_PAYMENT.has(trigger.type) && order.paymentId !== undefined && order.status !== 'awaiting_payment') await this.paymentTokens.forget(order.paymentId);
+    };
+    if (!this.deps.tracer) return reacting(ctx);
+    await this.inOrderTrace(ctx, origin, event.metadata.traceparent, { 'crest.trigger': event.type, 'crest.order.id': orderId, 'crest.event.id': event.id, 'crest.position': event.position }, reacting);
+  }
+
+  /**
+   * A reaction continues the order's trace (that of the span that placed it, in `OrderPlaced`'s metadata): under the
+   * span that wrote the triggering event when that span is in the order's trace, else under the placement, linking to
+   * the event's own span (a payment request, or a provider's webhook, comes in a trace of its own).
+   */
+  private inOrderTrace(ctx: CommandContext, origin: Readonly<Record<string, unknown>> | undefined, traceparent: unknown, attributes: Record<string, string | number>, work: (ctx: CommandContext) => Promise<void>): Promise<void> {
+    const own = spanContextFrom(traceparent);
+    const placed = spanContextFrom(origin?.traceparent);
+    const parent = own && (!placed || own.traceId === placed.traceId) ? own : placed;
+    return traced(this.deps.tracer, 'crest.checkout.react', { ...ctx, span: parent }, attributes, work, SpanKind.INTERNAL, own && own !== parent ? [{ context: own }] : undefined);
   }
 
   private async fireDueDeadlines(): Promise<void> {
@@ -173,8 +190,10 @@ export class CheckoutRunner {
     const now = this.deps.clock.now();
     for (const orderId of this.tracker.dueAt(now)) {
       try {
-        const { order } = await this.load(orderId);
-        await this.executeAll(dueCommands(order, now.toISOString()), { commandId: `${orderId}:expire`, correlationId: orderId });
+        const { order, origin } = await this.load(orderId);
+        const ctx = { commandId: `${orderId}:expire`, correlationId: orderId };
+        const expiring = (ctx: CommandContext) => this.executeAll(dueCommands(order, now.toISOString()), ctx);
+        await (this.deps.tracer ? this.inOrderTrace(ctx, origin, undefined, { 'crest.trigger': 'deadline', 'crest.order.id': orderId }, expiring) : expiring(ctx));
       } catch (error) {
         this.observer.failed(error);
       }
@@ -182,19 +201,22 @@ export class CheckoutRunner {
     this.observer.pendingOrders(this.tracker.pendingCount());
   }
 
-  private async load(orderId: string): Promise<{ order: OrderState; payment: PaymentState }> {
-    const order = (await loadStream(this.deps.store, streamName('order', orderId), orderDecider)).state;
+  /** The order and its payment as they are now; `origin` is the metadata of the order's first event. */
+  private async load(orderId: string): Promise<{ order: OrderState; payment: PaymentState; origin: Readonly<Record<string, unknown>> | undefined }> {
+    const { state: order, origin } = await loadStream(this.deps.store, streamName('order', orderId), orderDecider);
     const payment = order.paymentId
       ? (await loadStream(this.deps.store, streamName('payment', order.paymentId), paymentDecider)).state
       : paymentDecider.initialState();
-    return { order, payment };
+    return { order, payment, origin };
   }
 
   private async executeAll(commands: readonly CheckoutCommand[], ctx: CommandContext): Promise<void> {
     for (const command of commands) {
       const commandCtx = { ...ctx, commandId: command.commandId };
       try {
-        await this.execute(command, commandCtx);
+        await (this.deps.tracer
+          ? traced(this.deps.tracer, 'crest.checkout.command', commandCtx, { 'crest.command': command.type, 'crest.order.id': command.orderId }, (c) => this.execute(command, c))
+          : this.execute(command, commandCtx));
         this.observer.commandExecuted(command.type, 'done');
       } catch (error) {
         if (!(error instanceof CommandRejectedError)) {
@@ -213,7 +235,7 @@ export class CheckoutRunner {
     const onOrder = (c: OrderCommand) => handleCommand(this.deps, streamName('order', command.orderId), orderDecider, () => c, ctx);
     switch (command.type) {
       case 'StartPayment':
-        this.startPayment(command);
+        this.startPayment(command, ctx.span);
         return;
       case 'ConfirmOrder':
         await onOrder({ type: 'ConfirmOrder', orderId: command.orderId, paymentId: command.paymentId, now });
@@ -237,7 +259,9 @@ export class CheckoutRunner {
         const onPayment = (c: PaymentCommand) => handleCommand(this.deps, streamName('payment', command.paymentId), paymentDecider, () => c, ctx);
         const requested = await onPayment({ type: 'RequestRefund', paymentId: command.paymentId, orderId: command.orderId, reason: command.reason, now });
         if (requested.state.refunded) return;
-        await this.withRetries(() => this.provider.refund({ paymentId: command.paymentId, orderId: command.orderId, amountCents: requested.state.capturedCents, reason: command.reason }));
+        await this.withRetries(() =>
+          this.callProvider('refund', ctx, (span) => this.provider.refund({ paymentId: command.paymentId, orderId: command.orderId, amountCents: requested.state.capturedCents, reason: command.reason, span })),
+        );
         return;
       }
       default:
@@ -272,9 +296,9 @@ export class CheckoutRunner {
    * Charging runs beside the subscription: a slow or flaky provider must not hold up every other order. Recording
    * the payment is retried until the store takes it (or the runner stops); the provider call has its own budget.
    */
-  private startPayment(command: Extract<CheckoutCommand, { type: 'StartPayment' }>): void {
-    const run = (async () => {
-      const ctx = { commandId: command.commandId, correlationId: command.orderId };
+  private startPayment(command: Extract<CheckoutCommand, { type: 'StartPayment' }>, parent?: SpanContext): void {
+    const charging = { commandId: command.commandId, correlationId: command.orderId, span: parent };
+    const run = traced(this.deps.tracer, 'crest.payment.charge', charging, { 'crest.order.id': command.orderId, 'crest.payment.id': command.paymentId }, async (ctx) => {
       for (let attempt = 1; ; attempt++) {
         try {
           const now = this.deps.clock.now().toISOString();
@@ -289,12 +313,17 @@ export class CheckoutRunner {
       const paymentToken = await this.tokenFor(command.paymentId, command.orderId);
       if (paymentToken === undefined) throw new Error(`No payment token is kept for ${command.paymentId}: it cannot be charged, and order ${command.orderId} will expire at its deadline`);
       await this.withRetries(
-        () => this.provider.charge({ paymentId: command.paymentId, orderId: command.orderId, amountCents: command.amountCents, paymentToken }),
+        () => this.callProvider('charge', ctx, (span) => this.provider.charge({ paymentId: command.paymentId, orderId: command.orderId, amountCents: command.amountCents, paymentToken, span })),
         () => this.stillAwaitsOutcome(command.orderId, command.paymentId),
       );
-    })().catch((error: unknown) => this.observer.failed(error));
+    }).catch((error: unknown) => this.observer.failed(error));
     this.payments.add(run);
     void run.finally(() => this.payments.delete(run));
+  }
+
+  /** One call to the provider (through its breaker), as a client span whose context the provider is handed. */
+  private callProvider(call: 'charge' | 'refund', ctx: CommandContext, make: (span: SpanContext | undefined) => Promise<void>): Promise<void> {
+    return traced(this.deps.tracer, `crest.payment.provider.${call}`, ctx, {}, (c) => make(c.span), SpanKind.CLIENT);
   }
 
   /** The vault's token, or the one a PaymentRequested of schema v1 still carries in the log (written before the vault). */

@@ -44,7 +44,8 @@ export interface CommandRouteDeps {
   readonly orderWaitMs: number;
 }
 
-const contextOf = (request: FastifyRequest): CommandContext => ({ commandId: randomUUID(), correlationId: request.id });
+const contextOf = (request: FastifyRequest): CommandContext =>
+  request.traceSpan ? { commandId: randomUUID(), correlationId: request.id, span: request.traceSpan } : { commandId: randomUUID(), correlationId: request.id };
 
 const admin = { admin: true } as const;
 const adminSecurity = [{ admin: [] }];

@@ -18,6 +18,7 @@ import {
 import { ConcurrencyConflictError } from '../errors';
 import { toEventToAppend, type CommandContext } from '../metadata';
 import type { Clock, IdGenerator, SnapshotStore } from '../ports';
+import { isSampled, recordFailure, startSpan, tracedAppend, type Link, type Span, type Tracer } from '../tracing';
 
 export type { StockFigures } from '../../domain/inventory/inventory';
 
@@ -53,6 +54,8 @@ export interface WriterDeps {
   readonly ids: IdGenerator;
   readonly observer: WriterObserver;
   readonly options: WriterOptions;
+  /** Present only when tracing is on. */
+  readonly tracer?: Tracer | undefined;
 }
 
 export interface SubmitOptions {
@@ -73,6 +76,8 @@ interface Pending {
   readonly reject: (error: unknown) => void;
   /** Expected-revision conflicts with another writer of this stream met so far. */
   conflicts: number;
+  /** The command's own span, when its caller's trace is sampled; ended when the command is answered. */
+  readonly span?: Span | undefined;
 }
 
 type Decided = { ok: true; figures: StockFigures; appended: boolean } | { ok: false; rejection: Rejection; figures: StockFigures };
@@ -86,6 +91,8 @@ interface SentBatch {
   /** The stream's state and revision once this batch is durable. */
   readonly after: { readonly state: InventoryState; readonly revision: number };
   readonly startedAt: number;
+  /** The group commit's span: a root of its own, linked to the span of every command it carries. */
+  readonly span?: Span | undefined;
   settled?: { readonly ok: true; readonly results: readonly AppendResult[] | undefined } | { readonly ok: false; readonly error: unknown };
 }
 
@@ -146,12 +153,19 @@ export class InventoryWriter {
     // a sale's window is judged by the clock of the writer that decides the SKU's stock
     if (command.type === 'ReserveStock' && command.at === undefined) command = { ...command, at: this.deps.clock.now().toISOString() };
     if (options.alongside && !this.deps.store.appendToStreams) return Promise.reject(new Error('This event store cannot append to several streams in one transaction'));
+    const tracer = this.deps.tracer;
+    const span = tracer && isSampled(ctx.span) ? startSpan(tracer, 'crest.inventory.command', ctx.span, { 'crest.sku': this.sku, 'crest.command': command.type }) : undefined;
+    // the command's events carry its own span
+    if (span) ctx = { ...ctx, span: span.spanContext() };
     if (this.idle()) {
       const answered = this.answerFromMemory(command, options.alongside !== undefined);
-      if (answered) return Promise.resolve(answered);
+      if (answered) {
+        if (span) endCommandSpan(span, answered, true);
+        return Promise.resolve(answered);
+      }
     }
     return new Promise<WriterOutcome>((resolve, reject) => {
-      this.queue.push({ command, ctx, options, resolve, reject, conflicts: 0 });
+      this.queue.push(span ? tracedPending(command, ctx, options, resolve, reject, span) : { command, ctx, options, resolve, reject, conflicts: 0 });
       this.schedule();
     });
   }
@@ -237,7 +251,8 @@ export class InventoryWriter {
       if (p.options.alongside) alongside.push({ pending: p, append: p.options.alongside });
       decided.push({ ok: true, figures: figuresOf(working), appended: decision.events.length > 0 });
     }
-    const batch: SentBatch = { pendings, decided, events, alongside, after: { state: working, revision: from.revision + events.length }, startedAt: performance.now() };
+    const span = this.deps.tracer ? this.groupCommitSpan(this.deps.tracer, pendings, events.length, alongside.length) : undefined;
+    const batch: SentBatch = { pendings, decided, events, alongside, after: { state: working, revision: from.revision + events.length }, startedAt: performance.now(), span };
     this.ahead = batch.after;
     this.inFlight.push(batch);
     let appending: Promise<readonly AppendResult[] | undefined>;
@@ -247,7 +262,9 @@ export class InventoryWriter {
       // the writer's own stream is always checked, even with no events of its own: that check is what chains this
       // batch to the one before it
       const own: StreamAppend = { streamId: this.streamId, events, expectedRevision: from.revision < 0 ? 'no_stream' : from.revision };
-      appending = alongside.length === 0 ? this.deps.store.appendToStream(this.streamId, events, own.expectedRevision).then((r) => [r]) : this.deps.store.appendToStreams!([own, ...alongside.map((a) => a.append)]);
+      const append = () =>
+        alongside.length === 0 ? this.deps.store.appendToStream(this.streamId, events, own.expectedRevision).then((r) => [r]) : this.deps.store.appendToStreams!([own, ...alongside.map((a) => a.append)]);
+      appending = span ? tracedAppend(this.deps.tracer, span.spanContext(), [this.streamId, ...alongside.map((a) => a.append.streamId)], events.length + alongside.length, append) : append();
     }
     for (const { pending, at } of sent) pending.options.onSent!(at);
     appending.then(
@@ -256,9 +273,35 @@ export class InventoryWriter {
     );
   }
 
+  /**
+   * The group commit's span, when it carries a command whose trace is sampled: a root of its own that links to the
+   * span of each command it carries (each of those links back to it), as it belongs to no one request.
+   */
+  private groupCommitSpan(tracer: Tracer, pendings: readonly Pending[], events: number, alongside: number): Span | undefined {
+    let links: Link[] | undefined;
+    for (const p of pendings) if (p.span) (links ??= []).push({ context: p.span.spanContext() });
+    if (!links) return undefined;
+    const span = startSpan(
+      tracer,
+      'crest.inventory.group_commit',
+      undefined,
+      { 'crest.sku': this.sku, 'crest.batch.commands': pendings.length, 'crest.batch.events': events, 'crest.batch.alongside': alongside, 'crest.batch.in_flight': this.inFlight.length },
+      undefined,
+      links,
+    );
+    const back = { context: span.spanContext() };
+    for (const p of pendings) p.span?.addLink(back);
+    return span;
+  }
+
   /** Batches come back in the order they were sent (answers included), whatever order the store answers in. */
   private settle(batch: SentBatch, settled: NonNullable<SentBatch['settled']>): void {
     batch.settled = settled;
+    if (batch.span) {
+      if (settled.ok) batch.span.setAttribute('crest.position', settled.results?.[0]?.position ?? this.durable.position);
+      else recordFailure(batch.span, settled.error);
+      batch.span.end();
+    }
     while (this.inFlight.length > 0 && this.inFlight[0]!.settled) this.finish(this.inFlight.shift()!);
     if (this.inFlight.length === 0 && this.broken) {
       this.broken = false;
@@ -442,3 +485,26 @@ export class InventoryWriter {
     this.expiryTimer.unref();
   }
 }
+
+const endCommandSpan = (span: Span, outcome: WriterOutcome, fromMemory: boolean): void => {
+  span.setAttributes({ 'crest.outcome': outcome.ok ? (outcome.appended ? 'accepted' : 'duplicate') : outcome.rejection.code, 'crest.position': outcome.position, 'crest.from_memory': fromMemory });
+  span.end();
+};
+
+/** A queued command whose answer, or failure, also ends its span. */
+const tracedPending = (command: InventoryCommand, ctx: CommandContext, options: SubmitOptions, resolve: (o: WriterOutcome) => void, reject: (e: unknown) => void, span: Span): Pending => ({
+  command,
+  ctx,
+  options,
+  conflicts: 0,
+  span,
+  resolve: (outcome) => {
+    endCommandSpan(span, outcome, false);
+    resolve(outcome);
+  },
+  reject: (error) => {
+    recordFailure(span, error);
+    span.end();
+    reject(error);
+  },
+});

@@ -11,6 +11,7 @@ import type { WriterOutcome } from '../inventory/inventory-writer';
 import type { InventoryGateway } from '../inventory/inventory-writers';
 import { toEventToAppend, type CommandContext } from '../metadata';
 import type { PaymentTokenVault } from '../ports';
+import { traced, tracedAppend } from '../tracing';
 import { deriveOrderId, requestHashOf, type RequestedLine } from './order-identity';
 
 export interface PlaceOrderInput {
@@ -112,7 +113,7 @@ export class OrderCommands {
       if (running.requestHash !== requestHash) return Promise.reject(keyReused(orderId));
       return running.result.then((r) => (r.kind === 'placed' ? { ...r, kind: 'existing' } : r));
     }
-    const entry: InFlight = { requestHash, pendingAnnounced: false, result: this.placeOnce(orderId, requestHash, input, ctx) };
+    const entry: InFlight = { requestHash, pendingAnnounced: false, result: this.deps.tracer ? this.placeTraced(orderId, requestHash, input, ctx) : this.placeOnce(orderId, requestHash, input, ctx) };
     this.inFlight.set(orderId, entry);
     void entry.result
       .then(
@@ -160,6 +161,15 @@ export class OrderCommands {
       throw error;
     });
     return { orderId, status: result.state.status, paymentId: result.state.paymentId ?? paymentId, position: result.position };
+  }
+
+  /** The placement as a span (`crest.order.place`): its reservations and `OrderPlaced` carry it on. */
+  private placeTraced(orderId: string, requestHash: string, input: PlaceOrderInput, ctx: CommandContext): Promise<PlaceOrderResult> {
+    return traced(this.deps.tracer, 'crest.order.place', ctx, { 'crest.order.id': orderId, 'crest.order.lines': input.lines.length }, async (placing, span) => {
+      const result = await this.placeOnce(orderId, requestHash, input, placing);
+      span?.setAttributes(result.kind === 'refused' ? { 'crest.outcome': result.kind, 'crest.rejection': result.code } : { 'crest.outcome': result.kind, 'crest.position': result.position });
+      return result;
+    });
   }
 
   /**
@@ -217,7 +227,8 @@ export class OrderCommands {
       }
       try {
         const events = decision.events.map((e) => toEventToAppend(e, ctx, this.deps.ids, now));
-        const appended = await this.deps.store.appendToStream(streamId, events, current.revision < 0 ? 'no_stream' : current.revision);
+        const expected = current.revision < 0 ? 'no_stream' : current.revision;
+        const appended = await tracedAppend(this.deps.tracer, ctx.span, [streamId], events.length, () => this.deps.store.appendToStream(streamId, events, expected));
         return { kind: 'placed', order: summaryOf(decision.events.reduce(orderDecider.evolve, current.state)), position: appended.position };
       } catch (error) {
         if (!(error instanceof WrongExpectedRevisionError)) throw error;
@@ -278,7 +289,10 @@ export class OrderCommands {
       }
       const events = decision.events.map((e) => toEventToAppend(e, ctx, this.deps.ids, now));
       try {
-        const [appended] = await this.deps.store.appendToStreams!([{ streamId: streamName('order', orderId), events, expectedRevision: 'no_stream' }], required as EventPrecondition[]);
+        const orderStream = streamName('order', orderId);
+        const [appended] = await tracedAppend(this.deps.tracer, ctx.span, [orderStream], events.length, () =>
+          this.deps.store.appendToStreams!([{ streamId: orderStream, events, expectedRevision: 'no_stream' }], required as EventPrecondition[]),
+        );
         // committed with (or after) every reservation it requires
         await Promise.allSettled(reserving);
         return { kind: 'placed', order: summaryOf(decision.events.reduce(orderDecider.evolve, orderDecider.initialState())), position: appended!.position };

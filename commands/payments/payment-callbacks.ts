@@ -6,6 +6,7 @@ import { paymentFactsOf, providerCallbackDecider, type ReceiveCallback } from '.
 import { CommandRejectedError } from '../errors';
 import { handleCommand, loadStream, type CommandDeps } from '../handle-command';
 import type { CommandContext } from '../metadata';
+import { traced } from '../tracing';
 import type { ProviderEvent } from './payment-provider';
 
 /** Callbacks that need a person: signed, but not the order's own payment or not its total. */
@@ -31,7 +32,16 @@ export class PaymentCallbacks {
     private readonly observer: PaymentCallbackObserver = { mismatch: () => undefined },
   ) {}
 
-  async record(event: ProviderEvent, ctx: CommandContext): Promise<{ recorded: boolean; position: number }> {
+  record(event: ProviderEvent, ctx: CommandContext): Promise<{ recorded: boolean; position: number }> {
+    if (!this.deps.tracer) return this.recordOnce(event, ctx);
+    return traced(this.deps.tracer, 'crest.payment.callback', ctx, { 'crest.callback.type': event.type, 'crest.payment.id': event.paymentId, 'crest.order.id': event.orderId }, async (ctx, span) => {
+      const result = await this.recordOnce(event, ctx);
+      span?.setAttribute('crest.recorded', result.recorded);
+      return result;
+    });
+  }
+
+  private async recordOnce(event: ProviderEvent, ctx: CommandContext): Promise<{ recorded: boolean; position: number }> {
     const fingerprint = fingerprintOf(event);
     const order = await loadStream(this.deps.store, streamName('order', event.orderId), orderDecider);
     const now = this.deps.clock.now().toISOString();

@@ -1,4 +1,5 @@
 import type { ProviderEventType } from '../../domain/payment/payment';
+import type { SpanContext } from '../tracing';
 
 /** A callback from the payment provider: what arrives at POST /v1/payments/webhook. */
 export interface ProviderEvent {
@@ -40,6 +41,8 @@ export interface ChargeRequest {
   readonly orderId: string;
   readonly amountCents: number;
   readonly paymentToken: string;
+  /** The span of this call, when tracing is on: a provider that takes trace context gets it as a `traceparent`. */
+  readonly span?: SpanContext | undefined;
 }
 
 export interface RefundRequest {
@@ -47,6 +50,8 @@ export interface RefundRequest {
   readonly orderId: string;
   readonly amountCents: number;
   readonly reason: string;
+  /** As for a charge. */
+  readonly span?: SpanContext | undefined;
 }
 
 /**

@@ -16,8 +16,8 @@ export const bindCheckoutSaga = (c: Container, config: CrestConfig): void => {
     const callbacks = ctx.get(Tokens.PaymentCallbacks);
     return new SimulatedPaymentProvider({
       latencyMs: config.CREST_PAYMENT_LATENCY_MS,
-      deliver: async (event) => {
-        await callbacks.record(event, { commandId: event.id, correlationId: event.orderId });
+      deliver: async (event, span) => {
+        await callbacks.record(event, { commandId: event.id, correlationId: event.orderId, span });
       },
     });
   });

@@ -34,6 +34,7 @@ export const bindWriteSide = (c: Container, config: CrestConfig, connections: Co
         nodeId: nodeId(config),
         timeoutMs: config.CREST_INVENTORY_TIMEOUT_MS,
         prefix: config.CREST_REDIS_PREFIX,
+        tracer: ctx.get(Tokens.Tracer),
       }, ctx.get(Tokens.Metrics).inventoryTimeouts());
       return { gateway, start: () => gateway.start(), stop: () => gateway.stop() };
     }

@@ -8,7 +8,7 @@ import { ConfigError, type CrestConfig } from '../config/config';
 import { KafkaInventoryWorker } from '../kafka/kafka-inventory';
 import { defaultAvailabilityKeys, rebuildWhenLost, RedisAvailability } from '../redis/redis-availability';
 import { openConnections } from './connections';
-import { createContainer, Tokens, type CompositionOptions, type Role } from './root';
+import { createContainer, Tokens, withTracing, type CompositionOptions, type Role } from './root';
 
 export interface RunningRole {
   readonly role: Role;
@@ -52,8 +52,14 @@ const ensureInventoryTopic = async (config: CrestConfig): Promise<void> => {
 export const startRole = async (role: Exclude<Role, 'all' | 'relay'>, config: CrestConfig, given: CompositionOptions = {}): Promise<RunningRole> => {
   requireCluster(config, role);
   const logger: Logger = given.logger ?? pino({ level: config.CREST_LOG_LEVEL, base: { service: 'crest', role } });
-  const connections = await openConnections(config, (server, error) => logger.warn({ server, err: error.message }, 'connection problem; retrying'));
-  const container = createContainer(config, { ...given, logger, role }, connections);
+  const { options, stopTracing } = withTracing(config, { ...given, logger, role }, role);
+  const opened = await openConnections(config, (server, error) => logger.warn({ server, err: error.message }, 'connection problem; retrying')).catch(async (error: unknown) => {
+    await stopTracing();
+    throw error;
+  });
+  // the spans of the stop itself are exported last
+  const connections = { ...opened, close: () => opened.close().finally(stopTracing) };
+  const container = createContainer(config, options, connections);
   const stops: Array<() => Promise<void> | void> = [];
   let ready: () => boolean = () => true;
   try {

@@ -11,6 +11,7 @@ import { bindReadSide } from './bind-read-side';
 import { bindStores } from './bind-stores';
 import { bindWriteSide } from './bind-write-side';
 import { defaultAvailabilityKeys, rebuildWhenLost, RedisAvailability } from '../redis/redis-availability';
+import { startTracing } from '../telemetry/tracing';
 import { openConnections, type Connections } from './connections';
 import { Tokens, type CompositionOptions, type WebhookSecrets } from './tokens';
 
@@ -28,6 +29,8 @@ export const createContainer = (config: CrestConfig, options: CompositionOptions
   c.bind(Tokens.Clock).toConstantValue(options.clock ?? { now: () => new Date() });
   c.bind(Tokens.Ids).toConstantValue({ next: () => randomUUID() });
   c.bind(Tokens.Metrics).toDynamicValue(() => new CrestMetrics());
+  c.bind(Tokens.TracerProvider).toConstantValue(options.tracerProvider);
+  c.bind(Tokens.Tracer).toConstantValue(options.tracerProvider?.getTracer('crest'));
   c.bind(Tokens.FollowerMonitor).toDynamicValue((ctx) => ctx.get(Tokens.Metrics).followerMonitor(ctx.get(Tokens.Logger)));
   bindStores(c, config, connections);
   bindWriteSide(c, config, connections);
@@ -46,7 +49,6 @@ export interface RunningCrest {
   stop(): Promise<void>;
 }
 
-/** `crest start`: every role in one process. */
 const connectionErrorLogger = (logger: Logger | undefined) => {
   let last = 0;
   return (server: string, error: Error): void => {
@@ -57,8 +59,21 @@ const connectionErrorLogger = (logger: Logger | undefined) => {
   };
 };
 
+/**
+ * The options of a process's container with the tracer provider CREST_TRACING asks for (unless the caller brought
+ * one), and how to stop that provider (last: it exports what the stop itself traced).
+ */
+export const withTracing = <O extends CompositionOptions & { readonly logger: Logger }>(config: CrestConfig, given: O, role: string): { options: O; stopTracing: () => Promise<void> } => {
+  if (given.tracerProvider) return { options: given, stopTracing: async () => undefined };
+  const report = connectionErrorLogger(given.logger);
+  const tracing = startTracing(config, { role, onExportError: (error) => report('otlp', error) });
+  if (!tracing) return { options: given, stopTracing: async () => undefined };
+  return { options: { ...given, tracerProvider: tracing.provider }, stopTracing: () => tracing.shutdown() };
+};
+
+/** `crest start`: every role in one process. */
 export const startAllInOne = async (config: CrestConfig, given: CompositionOptions = {}): Promise<RunningCrest> => {
-  const options = { ...given, logger: given.logger ?? defaultLogger(config) };
+  const { options, stopTracing } = withTracing(config, { ...given, logger: given.logger ?? defaultLogger(config) }, 'all');
   const connections = await openConnections(config, connectionErrorLogger(options.logger));
   const container = createContainer(config, options, connections);
   const catalog = container.get(Tokens.Catalog);
@@ -115,6 +130,7 @@ export const startAllInOne = async (config: CrestConfig, given: CompositionOptio
         await saleCalendar.stop();
         await container.get(Tokens.EventStore).close();
         await connections.close();
+        await stopTracing();
       })()),
   };
 };

@@ -1,3 +1,4 @@
+import type { Tracer, TracerProvider } from '@opentelemetry/api';
 import type { FastifyInstance } from 'fastify';
 import type { Container, ServiceIdentifier } from 'inversify';
 import type { Logger } from 'pino';
@@ -51,6 +52,10 @@ export const Tokens = {
   PaymentTokens: id<PaymentTokenVault>('PaymentTokens'),
   Snapshots: id<SnapshotStore>('Snapshots'),
   Metrics: id<CrestMetrics>('Metrics'),
+  /** Where this process's spans go; undefined with tracing off. */
+  TracerProvider: id<TracerProvider | undefined>('TracerProvider'),
+  /** Crest's tracer; undefined with tracing off, so that nothing is traced, or allocated for it, on any path. */
+  Tracer: id<Tracer | undefined>('Tracer'),
   /** Where every log follower reports retries and stalls (readiness, metrics, logs). */
   FollowerMonitor: id<FollowerMonitor>('FollowerMonitor'),
   Inventory: id<InventoryWriters>('Inventory'),
@@ -101,11 +106,16 @@ export interface CompositionOptions {
   readonly clock?: Clock;
   /** Which role the process plays; decides where read-model progress comes from. Default 'all'. */
   readonly role?: Role;
+  /**
+   * Where spans go. The entry points (`startAllInOne`, `startRole`) start the provider CREST_TRACING asks for unless
+   * given one (tests pass one that keeps spans in memory); a container without one traces nothing.
+   */
+  readonly tracerProvider?: TracerProvider;
 }
 
 
-/** What every command handler needs: the store, the clock and ids. */
-export const commandDeps = (ctx: { get: Container['get'] }): CommandDeps => ({ store: ctx.get(Tokens.EventStore), clock: ctx.get(Tokens.Clock), ids: ctx.get(Tokens.Ids) });
+/** What every command handler needs: the store, the clock and ids (and the tracer, with tracing on). */
+export const commandDeps = (ctx: { get: Container['get'] }): CommandDeps => ({ store: ctx.get(Tokens.EventStore), clock: ctx.get(Tokens.Clock), ids: ctx.get(Tokens.Ids), tracer: ctx.get(Tokens.Tracer) });
 
 /** How log followers back off, from the config. */
 export const followerRetry = (config: CrestConfig): { readonly retryMaxMs: number } => ({ retryMaxMs: config.CREST_FOLLOWER_RETRY_MAX_MS });

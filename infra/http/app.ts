@@ -1,3 +1,6 @@
+import { defaultTextMapGetter, ROOT_CONTEXT, SpanKind, SpanStatusCode, type Span, type SpanContext, type Tracer, type TracerProvider } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { ATTR_ERROR_TYPE, ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE, ATTR_URL_PATH } from '@opentelemetry/semantic-conventions';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import underPressure from '@fastify/under-pressure';
@@ -32,6 +35,8 @@ declare module 'fastify' {
     customerId?: string;
     /** The problem code the request was answered with, if it was refused. */
     problemCode?: string;
+    /** The request's server span, when tracing is on: the commands it asks for run under it. */
+    traceSpan?: SpanContext;
   }
 }
 
@@ -51,6 +56,8 @@ export interface HttpAppOptions {
   readonly ipLimiter?: RateLimiterAbstract | undefined;
   /** Whole-request bound (headers and body); a slower client gets 408 and the connection closes. */
   readonly requestTimeoutMs?: number;
+  /** With tracing on: every request is a server span (continuing a W3C `traceparent` it carries). */
+  readonly tracerProvider?: TracerProvider | undefined;
 }
 
 const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -130,6 +137,43 @@ const clientErrorResponse = (errorCode: string | undefined, message: string, req
   );
 };
 
+const propagator = new W3CTraceContextPropagator();
+/** Probes and scrapes, every few seconds from machines: a trace each would bury the requests that matter. */
+const UNTRACED_ROUTES: ReadonlySet<string> = new Set(['/health/live', '/health/ready', '/metrics']);
+
+/**
+ * One server span per request, begun before any other hook (so that requests refused by auth or a rate limit are
+ * traced too) and ended once the answer is sent. Not `@fastify/otel`: it marks every thrown refusal (a sold-out 409)
+ * as an error span with an exception, where HTTP server spans leave 4xx unset, and it reads an incoming `traceparent`
+ * only through the process-wide propagator.
+ */
+const traceRequests = (app: FastifyInstance, tracer: Tracer): void => {
+  const spans = new WeakMap<FastifyRequest, Span>();
+  app.addHook('onRequest', async (request) => {
+    const route = request.routeOptions.url;
+    if (route !== undefined && UNTRACED_ROUTES.has(route)) return;
+    const attributes = { [ATTR_HTTP_REQUEST_METHOD]: request.method, [ATTR_URL_PATH]: request.url.split('?', 1)[0], 'crest.correlation_id': request.id };
+    const parent = propagator.extract(ROOT_CONTEXT, request.headers, defaultTextMapGetter);
+    const span = tracer.startSpan(route ? `${request.method} ${route}` : request.method, { kind: SpanKind.SERVER, attributes: route ? { ...attributes, [ATTR_HTTP_ROUTE]: route } : attributes }, parent);
+    spans.set(request, span);
+    request.traceSpan = span.spanContext();
+  });
+  const end = (request: FastifyRequest, status: number | undefined): void => {
+    const span = spans.get(request);
+    if (!span) return;
+    spans.delete(request);
+    if (status !== undefined) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+    if (request.problemCode) span.setAttribute('crest.problem', request.problemCode);
+    if (status === undefined || status >= 500) {
+      span.setAttribute(ATTR_ERROR_TYPE, status === undefined ? 'aborted' : String(status));
+      span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    span.end();
+  };
+  app.addHook('onResponse', async (request, reply) => end(request, reply.statusCode));
+  app.addHook('onRequestAbort', async (request) => end(request, undefined));
+};
+
 /** Builds the HTTP app (not listening): one error handler, one JSON parser, and the cross-cutting policies. */
 export const buildHttpApp = async (options: HttpAppOptions): Promise<FastifyInstance> => {
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
@@ -184,6 +228,7 @@ export const buildHttpApp = async (options: HttpAppOptions): Promise<FastifyInst
   app.setErrorHandler((error, request, reply) => sendProblem(error, request, reply));
   app.setNotFoundHandler((request, reply) => sendProblem(new HttpProblem(404, 'not_found', `No route for ${request.method} ${request.url}`), request, reply));
 
+  if (options.tracerProvider) traceRequests(app, options.tracerProvider.getTracer('crest'));
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-correlation-id', request.id);
     const config = request.routeOptions.config;

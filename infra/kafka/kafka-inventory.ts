@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
-import { Partitioners, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Producer } from 'kafkajs';
+import { Partitioners, type Consumer, type EachBatchPayload, type IHeaders, type Kafka, type KafkaMessage, type Producer } from 'kafkajs';
 import type { InventoryGateway, InventoryWriters } from '../../commands/inventory/inventory-writers';
 import type { StockFigures, WriterOutcome } from '../../commands/inventory/inventory-writer';
 import type { CommandContext } from '../../commands/metadata';
+import { isSampled, SpanKind, spanContextFrom, traced, traceparentOf, type SpanContext, type Tracer } from '../../commands/tracing';
 import type { InventoryCommand } from '../../domain/inventory/inventory';
 import type { RecordedEvent } from '../../domain/kernel/event-store';
 import { silentFollowerMonitor, type FollowerMonitor, type FollowerState, type FollowerStatus } from '../../projections/log-follower';
@@ -39,6 +40,18 @@ export class InventoryTimeoutError extends Error {
   }
 }
 
+/** The trace context of a request travels in its message's headers (W3C `traceparent`), not in its body. */
+export const traceHeadersOf = (span: SpanContext): IHeaders => ({ traceparent: traceparentOf(span) });
+
+/** The span a request was sent under, from its message's headers; undefined without a valid `traceparent`. */
+export const spanContextOfHeaders = (headers: IHeaders | undefined): SpanContext | undefined => {
+  const value = headers?.traceparent;
+  const first = Array.isArray(value) ? value[0] : value;
+  return spanContextFrom(Buffer.isBuffer(first) ? first.toString('latin1') : first);
+};
+
+const withoutSpan = ({ span: _span, ...ctx }: CommandContext): CommandContext => ctx;
+
 interface Waiting {
   readonly resolve: (reply: Reply) => void;
   readonly reject: (error: unknown) => void;
@@ -53,14 +66,21 @@ interface Waiting {
 export class KafkaInventoryGateway implements InventoryGateway {
   private readonly producer: Producer;
   private readonly waiting = new Map<string, Waiting>();
-  private readonly outbox: Array<{ key: string; value: string }> = [];
+  private readonly outbox: Array<{ key: string; value: string; headers?: IHeaders }> = [];
   private flushScheduled = false;
   private readonly replyChannel: string;
 
   constructor(
     kafka: Kafka,
     private readonly subscriber: Redis,
-    private readonly options: { readonly topic: string; readonly nodeId: string; readonly timeoutMs: number; readonly prefix: string },
+    private readonly options: {
+      readonly topic: string;
+      readonly nodeId: string;
+      readonly timeoutMs: number;
+      readonly prefix: string;
+      /** Present only when tracing is on. */
+      readonly tracer?: Tracer | undefined;
+    },
     /** Hears of every request its SKU's owner did not answer in time. */
     private readonly timedOut: (sku: string) => void = () => undefined,
   ) {
@@ -98,8 +118,17 @@ export class KafkaInventoryGateway implements InventoryGateway {
     await this.producer.disconnect();
   }
 
-  async submit(command: InventoryCommand, ctx: CommandContext): Promise<WriterOutcome> {
-    const reply = await this.request(command.sku, (requestId, deadline) => ({ kind: 'command', requestId, replyTo: this.replyChannel, deadline, command, ctx }));
+  submit(command: InventoryCommand, ctx: CommandContext): Promise<WriterOutcome> {
+    const { tracer, topic } = this.options;
+    if (!tracer || !isSampled(ctx.span)) return this.submitOnce(command, ctx);
+    const attributes = { 'crest.sku': command.sku, 'crest.command': command.type, 'messaging.system': 'kafka', 'messaging.destination.name': topic };
+    return traced(tracer, 'crest.inventory.request', ctx, attributes, (c) => this.submitOnce(command, c), SpanKind.CLIENT);
+  }
+
+  private async submitOnce(command: InventoryCommand, ctx: CommandContext): Promise<WriterOutcome> {
+    const span = ctx.span;
+    const sent = span ? withoutSpan(ctx) : ctx;
+    const reply = await this.request(command.sku, (requestId, deadline) => ({ kind: 'command', requestId, replyTo: this.replyChannel, deadline, command, ctx: sent }), span);
     if ('outcome' in reply) return reply.outcome;
     throw this.failure(reply);
   }
@@ -115,7 +144,7 @@ export class KafkaInventoryGateway implements InventoryGateway {
     return new InventoryWorkerError(error.code ?? 'unavailable', error.message);
   }
 
-  private request(sku: string, make: (requestId: string, deadline: number) => Request): Promise<Reply> {
+  private request(sku: string, make: (requestId: string, deadline: number) => Request, span?: SpanContext): Promise<Reply> {
     const requestId = randomUUID();
     return new Promise<Reply>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -124,7 +153,8 @@ export class KafkaInventoryGateway implements InventoryGateway {
         reject(new InventoryTimeoutError(sku, this.options.timeoutMs));
       }, this.options.timeoutMs);
       this.waiting.set(requestId, { resolve, reject, timer });
-      this.outbox.push({ key: sku, value: JSON.stringify(make(requestId, Date.now() + this.options.timeoutMs)) });
+      const value = JSON.stringify(make(requestId, Date.now() + this.options.timeoutMs));
+      this.outbox.push(span ? { key: sku, value, headers: traceHeadersOf(span) } : { key: sku, value });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(() => void this.flush());
@@ -320,7 +350,7 @@ export class KafkaInventoryWorker {
         this.monitor.skipped(this.name, new Error('unreadable inventory request'), unreadable(batch.topic, batch.partition, message));
         return undefined;
       }
-      return { replyTo: request.replyTo, reply: await this.handle(request) };
+      return { replyTo: request.replyTo, reply: await this.handle(request, spanContextOfHeaders(message.headers)) };
     });
     const replies = (await Promise.all(handled)).filter((r) => r !== undefined);
     if (!isRunning() || isStale()) return;
@@ -418,11 +448,12 @@ export class KafkaInventoryWorker {
     if (this.state === 'retrying') this.state = 'running';
   }
 
-  private async handle(request: Request): Promise<Reply> {
+  /** `span`: the requester's, from the message's headers; the writer's spans continue its trace. */
+  private async handle(request: Request, span: SpanContext | undefined): Promise<Reply> {
     if (Date.now() > request.deadline) return { requestId: request.requestId, error: { code: 'unavailable', message: 'The request expired before its owner reached it' } };
     try {
       if (request.kind === 'figures') return { requestId: request.requestId, figures: await this.writers.figures(request.sku) };
-      const outcome = await this.writers.submit(request.command, request.ctx);
+      const outcome = await this.writers.submit(request.command, span ? { ...request.ctx, span } : request.ctx);
       this.position = Math.max(this.position ?? 0, outcome.position);
       return { requestId: request.requestId, outcome };
     } catch (error) {

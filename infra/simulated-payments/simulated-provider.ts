@@ -1,3 +1,4 @@
+import type { SpanContext } from '@opentelemetry/api';
 import { CommandRejectedError } from '../../commands/errors';
 import { TransientPaymentError, type ChargeRequest, type PaymentProvider, type ProviderEvent, type RefundRequest } from '../../commands/payments/payment-provider';
 
@@ -11,8 +12,11 @@ interface Charge {
 
 export interface SimulatedProviderOptions {
   readonly latencyMs: number;
-  /** Where the provider's callbacks go (in production: the webhook). */
-  readonly deliver: (event: ProviderEvent) => Promise<void>;
+  /**
+   * Where the provider's callbacks go (in production: the webhook). `span` is that of the call that caused the
+   * callback, as a provider that takes trace context would send it back with its webhook.
+   */
+  readonly deliver: (event: ProviderEvent, span: SpanContext | undefined) => Promise<void>;
 }
 
 /**
@@ -50,7 +54,9 @@ export class SimulatedPaymentProvider implements PaymentProvider {
     const charge = this.charges.get(request.paymentId);
     if (!charge || charge.refunded) return;
     charge.refunded = true;
-    this.later(() => this.options.deliver({ id: `evt_${request.paymentId}_refunded`, type: 'payment.refunded', paymentId: request.paymentId, orderId: request.orderId, amountCents: request.amountCents }));
+    this.later(() =>
+      this.options.deliver({ id: `evt_${request.paymentId}_refunded`, type: 'payment.refunded', paymentId: request.paymentId, orderId: request.orderId, amountCents: request.amountCents }, request.span),
+    );
   }
 
   /** How many times the provider captured money for this payment (the tests' "never charged twice"). */
@@ -71,14 +77,17 @@ export class SimulatedPaymentProvider implements PaymentProvider {
     charge.outcome = outcome;
     const type = outcome === 'captured' ? 'payment.captured' : 'payment.failed';
     this.later(() =>
-      this.options.deliver({
-        id: `evt_${request.paymentId}_${outcome}`,
-        type,
-        paymentId: request.paymentId,
-        orderId: request.orderId,
-        amountCents: request.amountCents,
-        ...(outcome === 'failed' ? { reason: 'card_declined' } : {}),
-      }),
+      this.options.deliver(
+        {
+          id: `evt_${request.paymentId}_${outcome}`,
+          type,
+          paymentId: request.paymentId,
+          orderId: request.orderId,
+          amountCents: request.amountCents,
+          ...(outcome === 'failed' ? { reason: 'card_declined' } : {}),
+        },
+        request.span,
+      ),
     );
   }
 
