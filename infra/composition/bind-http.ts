@@ -41,6 +41,7 @@ export const bindHttp = (c: Container, config: CrestConfig, connections: Connect
           : undefined,
       requestTimeoutMs: config.CREST_HTTP_REQUEST_TIMEOUT_MS,
       maxEventLoopDelayMs: config.CREST_MAX_EVENT_LOOP_DELAY_MS,
+      tracerProvider: ctx.get(Tokens.TracerProvider),
       onResponse: (route, method, status, seconds, code) => metrics.observeHttp(route, method, status, seconds, code),
       routes: [
         opsRoutes({

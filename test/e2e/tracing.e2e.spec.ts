@@ -7,12 +7,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { commandRoutes } from '../../commands/http/command-routes';
 import { spanContextFrom, traceparentOf } from '../../commands/tracing';
 import type { EventStore } from '../../domain/kernel/event-store';
 import { parseConfig } from '../../infra/config/config';
 import { startAllInOne, Tokens, type RunningCrest } from '../../infra/composition/root';
-import { buildHttpApp } from '../../infra/http/app';
 import { crestSampler } from '../../infra/telemetry/tracing';
 import { waitFor } from '../support/wait-for';
 
@@ -41,32 +39,11 @@ describe('tracing an order with OpenTelemetry', function () {
     crest = await startAllInOne(config, { logger, tracerProvider: provider });
     const c = crest.container;
     store = c.get(Tokens.EventStore);
-    // the command API over this Crest, its HTTP app traced with the same provider (bind-http does not pass one on yet)
-    app = await buildHttpApp({
-      logger,
-      adminToken: ADMIN,
-      customerLimiter: undefined,
-      globalLimiter: undefined,
-      maxEventLoopDelayMs: 0,
-      tracerProvider: provider,
-      routes: [
-        commandRoutes({
-          products: c.get(Tokens.Products),
-          sales: c.get(Tokens.Sales),
-          stock: c.get(Tokens.Stock),
-          orders: c.get(Tokens.Orders),
-          paymentCallbacks: c.get(Tokens.PaymentCallbacks),
-          webhookSecrets: c.get(Tokens.WebhookSecret).secrets,
-          clock: c.get(Tokens.Clock),
-          orderWaitMs: config.CREST_ORDER_WAIT_MS,
-        }),
-      ],
-    });
-    await app.ready();
+    // Crest's own API app, traced with the provider the composition root was given
+    app = crest.app;
   });
 
   after(async () => {
-    await app?.close();
     await crest?.stop();
     await provider.shutdown();
     rmSync(dir, { recursive: true, force: true });
