@@ -9,6 +9,8 @@ import { parseArgs } from 'node:util';
 import { openStores } from '../composition/bind-stores';
 import { parseRebuildArgs, runRebuild } from './projections';
 import { exportEvents, parseAt, parseExportArgs, queryEvents, stateAt, UsageError } from './events';
+import { backupStore, embeddedStoreOf, parseBackupArgs, restoreStore, verifyStore } from './backup';
+import { DataDirHeldError } from '../sqlite/data-dir-holders';
 
 const usage = `Usage: crest <command>
 
@@ -32,6 +34,12 @@ Commands:
                     [--switch] move readers over once caught up; [--status]; [--cancel] (Ctrl-C also cancels; running
                     it again resumes); [--detach]; [--url URL] of crest start or crest work projections (default
                     http://127.0.0.1:PORT). Needs CREST_ADMIN_TOKEN.
+  backup <file>     Write a consistent copy of the embedded store (CREST_DATA_DIR/crest.sqlite) to a new file, online:
+                    Crest keeps running and taking orders meanwhile. Never replaces a file.
+  restore <file>    Restore such a copy into an empty CREST_DATA_DIR, and verify it (integrity, event count, last
+                    position, the stock invariant of every SKU). Refused while a Crest process holds the directory.
+  restore --verify  The same checks, in place, on the event store the config points at: after restoring PostgreSQL or
+                    EventStoreDB with their own tools (docs/backup.md).
   help              Show this help.
 
 Configuration comes from environment variables; see README.md ("Configuration").`;
@@ -105,6 +113,13 @@ const runRole = async (role: 'serve' | 'inventory' | 'projections' | 'sagas', co
   onSignals(log, running.stop);
 };
 
+/** An embedded log must exist before a command reads it: opening the store would create an empty one. */
+const requireLog = (config: ReturnType<typeof loadConfig>): void => {
+  if (config.CREST_EVENT_STORE === 'sqlite' && !existsSync(join(config.CREST_DATA_DIR, 'crest.sqlite'))) {
+    throw new UsageError(`no event log at ${join(config.CREST_DATA_DIR, 'crest.sqlite')} (set CREST_DATA_DIR, or the cluster's event store settings)`);
+  }
+};
+
 /** `crest events export|state`: reads the log the config points at; a bad invocation is one line and exit code 2. */
 const events = async (sub: string | undefined, args: readonly string[]): Promise<number> => {
   const io = { stdout: process.stdout, stderr: process.stderr };
@@ -116,9 +131,7 @@ const events = async (sub: string | undefined, args: readonly string[]): Promise
       return 0;
     }
     const config = loadConfig();
-    if (config.CREST_EVENT_STORE === 'sqlite' && !existsSync(join(config.CREST_DATA_DIR, 'crest.sqlite'))) {
-      throw new UsageError(`no event log at ${join(config.CREST_DATA_DIR, 'crest.sqlite')} (set CREST_DATA_DIR, or the cluster's event store settings)`);
-    }
+    requireLog(config);
     const exportOptions = sub === 'export' ? parseExportArgs(args) : undefined;
     const stateArgs = sub === 'state' ? parseStateArgs(args) : undefined;
     const stores = openStores(config);
@@ -150,6 +163,35 @@ const projections = async (args: readonly string[]): Promise<number> => {
   } catch (error) {
     if (error instanceof UsageError || error instanceof ConfigError) {
       process.stderr.write(`crest projections: ${error.message.split('\n').join(' ')}\n`);
+      return 2;
+    }
+    throw error;
+  }
+};
+
+/** `crest backup|restore <file>` on the embedded store; a refusal is one line and exit code 2, as for `crest events`. */
+const backupOrRestore = async (command: 'backup' | 'restore', args: readonly string[]): Promise<number> => {
+  const io = { stdout: process.stdout, stderr: process.stderr };
+  try {
+    const { file, verify } = parseBackupArgs(command, args);
+    const config = loadConfig();
+    // Ctrl-C stops at the next step and removes the unfinished copy
+    const interrupted = new AbortController();
+    process.once('SIGINT', () => interrupted.abort());
+    if (verify) {
+      requireLog(config);
+      const stores = openStores(config);
+      try {
+        await verifyStore(stores.events, `the ${config.CREST_EVENT_STORE} event store`, io, interrupted.signal);
+      } finally {
+        await stores.events.close();
+      }
+    } else if (command === 'restore') await restoreStore(file!, embeddedStoreOf(command, config), io, { signal: interrupted.signal });
+    else await backupStore(embeddedStoreOf(command, config), file!, io, { signal: interrupted.signal });
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof ConfigError) {
+      process.stderr.write(`crest ${command}: ${error.message.split('\n').join(' ')}\n`);
       return 2;
     }
     throw error;
@@ -193,6 +235,10 @@ const main = async (argv: readonly string[]): Promise<void> => {
     case 'projections':
       process.exitCode = await projections(argv.slice(1));
       return;
+    case 'backup':
+    case 'restore':
+      process.exitCode = await backupOrRestore(command, argv.slice(1));
+      return;
     case undefined:
     case 'help':
     case '--help':
@@ -206,7 +252,7 @@ const main = async (argv: readonly string[]): Promise<void> => {
 };
 
 main(process.argv.slice(2)).catch((error: unknown) => {
-  if (error instanceof ConfigError) {
+  if (error instanceof ConfigError || error instanceof DataDirHeldError) {
     process.stderr.write(`crest: ${error.message}\n`);
     process.exit(2);
   }
