@@ -1,11 +1,11 @@
-import type { Rejection } from '../domain/kernel/decider';
+import type { Rejection, RejectionCode } from '../domain/kernel/decider';
 
 /**
  * A command refused for a reason the caller can act on. `code` is stable and becomes the problem+json `code`;
  * the HTTP layer maps codes to statuses in one place.
  */
 export class CommandRejectedError extends Error {
-  readonly code: string;
+  readonly code: RejectionCode;
   readonly details: Readonly<Record<string, unknown>> | undefined;
 
   constructor(rejection: Rejection) {
@@ -13,6 +13,15 @@ export class CommandRejectedError extends Error {
     this.name = 'CommandRejectedError';
     this.code = rejection.code;
     this.details = rejection.details;
+  }
+}
+
+/** A payment callback whose signature is missing, stale or wrong: nothing it says is believed. */
+export class InvalidSignatureError extends Error {
+  readonly code = 'invalid_signature';
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'InvalidSignatureError';
   }
 }
 

@@ -9,20 +9,26 @@ export class NotFoundError extends Error {
   }
 }
 
+/** An `X-Min-Position` beyond the head of the event log: no wait can reach it, so it is the client's mistake. */
+export class UnknownPositionError extends Error {
+  readonly code = 'unknown_position';
+  constructor(
+    readonly wanted: number,
+    readonly head: number,
+  ) {
+    super(`Position ${wanted} is beyond the head of the event log (${head}); use a position from a command response`);
+    this.name = 'UnknownPositionError';
+  }
+}
+
 /** The read model did not reach the position the client asked for within the bound. */
 export class StaleReadModelError extends Error {
   readonly code = 'stale_read_model';
-  /** With `head`: `wanted` is beyond the head of the event log, so no wait could reach it. */
   constructor(
     readonly wanted: number,
     readonly reached: number,
-    readonly head?: number,
   ) {
-    super(
-      head === undefined
-        ? `The read model is at position ${reached} and did not reach ${wanted} in time; retry shortly`
-        : `Position ${wanted} is beyond the head of the event log (${head}); use a position from a command response`,
-    );
+    super(`The read model is at position ${reached} and did not reach ${wanted} in time; retry shortly`);
     this.name = 'StaleReadModelError';
   }
 }

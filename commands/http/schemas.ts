@@ -18,12 +18,8 @@ export const ReceiptBody = z.strictObject({
 });
 
 export const AdjustmentBody = z.strictObject({
-  delta: z
-    .number()
-    .int()
-    .min(-1_000_000)
-    .max(1_000_000)
-    .refine((d) => d !== 0, 'delta must not be zero'),
+  // two ranges rather than a refinement, so that the document says it too: never zero
+  delta: z.union([z.number().int().min(-1_000_000).max(-1), z.number().int().min(1).max(1_000_000)], { error: 'delta must be a whole number from -1000000 to 1000000, not zero' }),
   reason: z.string().trim().min(1).max(200),
   adjustmentId: identifier,
 });
@@ -38,7 +34,8 @@ export const PlaceOrderBody = z.strictObject({
     .array(z.strictObject({ sku: skuSchema, quantity: z.number().int().min(1).max(100) }))
     .min(1)
     .max(20)
-    .refine((lines) => new Set(lines.map((l) => l.sku)).size === lines.length, 'each SKU may appear on one line only'),
+    .refine((lines) => new Set(lines.map((l) => l.sku)).size === lines.length, 'each SKU may appear on one line only')
+    .describe('One line per SKU: two lines of the same SKU are refused with 400 validation_failed'),
 });
 
 export const PositionResponse = z.object({ sku: z.string(), position: z.number().int() });
@@ -52,14 +49,6 @@ export const OrderPlacedResponse = z.object({
   position: z.number().int().optional(),
 });
 export const CancelResponse = z.object({ orderId: z.string(), status: z.literal('cancelled'), position: z.number().int() });
-export const ProblemResponse = z.object({
-  type: z.string(),
-  title: z.string(),
-  status: z.number().int(),
-  code: z.string(),
-  detail: z.string(),
-  instance: z.string(),
-});
 
 export const PaymentBody = z.strictObject({ paymentToken: z.string().min(1).max(200) });
 export const PaymentResponse = z.object({ orderId: z.string(), status: z.string(), paymentId: z.string(), position: z.number().int() });
@@ -83,5 +72,6 @@ export const PutSaleBody = z
     endsAt: z.iso.datetime({ offset: true }),
     perCustomerLimit: z.number().int().min(1).max(100),
   })
-  .refine((b) => Date.parse(b.startsAt) < Date.parse(b.endsAt), { message: 'startsAt must be before endsAt', path: ['endsAt'] });
+  .refine((b) => Date.parse(b.startsAt) < Date.parse(b.endsAt), { message: 'startsAt must be before endsAt', path: ['endsAt'] })
+  .describe('startsAt must be before endsAt, or the sale is refused with 400 validation_failed');
 export const SalePositionResponse = z.object({ saleId: z.string(), position: z.number().int() });

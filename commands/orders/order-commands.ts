@@ -1,3 +1,4 @@
+import type { RejectionCode } from '../../domain/kernel/decider';
 import { createHash } from 'node:crypto';
 import { WrongExpectedRevisionError, type EventPrecondition } from '../../domain/kernel/event-store';
 import { streamName } from '../../domain/kernel/streams';
@@ -31,7 +32,7 @@ export type PlaceOrderResult =
   | { readonly kind: 'placed'; readonly order: OrderSummary; readonly position: number }
   | { readonly kind: 'existing'; readonly order: OrderSummary; readonly position: number }
   /** A line could not be had: `code` is out_of_stock, or a sale's rule (sale_not_started, purchase_limit_exceeded, sale_changed). */
-  | { readonly kind: 'refused'; readonly orderId: string; readonly code: string; readonly skus: readonly string[]; readonly details: Readonly<Record<string, unknown>> };
+  | { readonly kind: 'refused'; readonly orderId: string; readonly code: RejectionCode; readonly skus: readonly string[]; readonly details: Readonly<Record<string, unknown>> };
 
 /** The sale that governs a SKU at a moment, as this process last saw it (the SKU's writer has the last word). */
 export interface SaleTermsLookup {

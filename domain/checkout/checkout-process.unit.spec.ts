@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { fold, type Decision, type Rejection } from '../kernel/decider';
+import { fold, type Decision, type Rejection, type RejectionCode } from '../kernel/decider';
 import { validateEvent } from '../events';
 import type { ReleaseReason } from '../inventory/inventory';
 import { orderDecider, OrderEvents, type OrderCommand, type OrderEvent, type OrderLine, type OrderState } from '../order/order';
@@ -114,7 +114,7 @@ const given = (orderEvents: readonly OrderEvent[], paymentEvents: readonly Payme
 });
 
 const stateOf = (orderEvents: readonly OrderEvent[]): OrderState => fold(orderDecider, orderEvents);
-const rejection = (code: string): Rejection => ({ code, message: code });
+const rejection = (code: RejectionCode): Rejection => ({ code, message: code });
 
 describe('checkout process', () => {
   describe('when payment is requested', () => {

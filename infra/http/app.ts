@@ -12,7 +12,8 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { CustomerAuthenticator } from './customer-auth';
-import { HttpProblem, problemFor, sendProblem } from './problem';
+import { AllowedMethods, documentProblems, type ProblemPolicies } from './documented-problems';
+import { HttpProblem, problemFor, sendProblem, type ProblemCode } from './problem';
 
 /** Per-route policy that routes declare in `config` and this module enforces. */
 declare module 'fastify' {
@@ -27,6 +28,11 @@ declare module 'fastify' {
      * per-IP limit applies.
      */
     customer?: boolean;
+    /**
+     * The problem codes the route's own logic can answer. The app adds what its policies can (bodies, auth, limits,
+     * load, internal errors) and documents every one, by status, in the route's OpenAPI responses.
+     */
+    problems?: readonly ProblemCode[];
   }
   interface FastifyRequest {
     /** The JSON body's bytes exactly as received, for signature checks. */
@@ -70,7 +76,7 @@ const CONNECTION_IDLE_TIMEOUT_MS = 120_000;
 const LINGER_MS = 5000;
 
 /** Node's HTTP parser and request-timeout errors, by their code; any other parser error is `bad_request`. */
-const clientErrorCodes: Readonly<Record<string, { code: string; detail: (requestTimeoutMs: number) => string }>> = {
+const clientErrorCodes: Readonly<Record<string, { code: ProblemCode; detail: (requestTimeoutMs: number) => string }>> = {
   HPE_HEADER_OVERFLOW: { code: 'headers_too_large', detail: () => `The request headers are larger than ${MAX_HEADER_BYTES} bytes` },
   ERR_HTTP_REQUEST_TIMEOUT: { code: 'request_timeout', detail: (ms) => `The request did not arrive within ${ms} ms` },
   HPE_CHUNK_EXTENSIONS_OVERFLOW: { code: 'payload_too_large', detail: () => 'The chunk extensions are too large' },
@@ -89,7 +95,7 @@ const consumeOrRefuse = async (limiter: RateLimiterAbstract, key: string, detail
     await limiter.consume(key);
   } catch (refusal) {
     const ms = (refusal as { msBeforeNext?: number }).msBeforeNext ?? 1000;
-    throw new HttpProblem(429, 'rate_limited', detail, {}, { 'retry-after': retryAfterSeconds(ms) });
+    throw new HttpProblem('rate_limited', detail, {}, { 'retry-after': retryAfterSeconds(ms) });
   }
 };
 
@@ -226,17 +232,33 @@ export const buildHttpApp = async (options: HttpAppOptions): Promise<FastifyInst
     parseJson(request, (body as Buffer).toString('utf8'), done);
   });
   app.setErrorHandler((error, request, reply) => sendProblem(error, request, reply));
-  app.setNotFoundHandler((request, reply) => sendProblem(new HttpProblem(404, 'not_found', `No route for ${request.method} ${request.url}`), request, reply));
+  const allowed = new AllowedMethods();
+  const policies: ProblemPolicies = {
+    shedsLoad: options.maxEventLoopDelayMs > 0,
+    customerAuth: options.customerAuth !== undefined,
+    ipLimit: options.ipLimiter !== undefined,
+    orderLimit: options.customerLimiter !== undefined || options.globalLimiter !== undefined,
+  };
+  app.addHook('onRoute', (route) => {
+    allowed.add(route.url, route.method);
+    if (!route.schema?.hide) documentProblems(route, policies);
+  });
+  app.setNotFoundHandler((request, reply) => sendProblem(new HttpProblem('not_found', `No route for ${request.method} ${request.url}`), request, reply));
 
   if (options.tracerProvider) traceRequests(app, options.tracerProvider.getTracer('crest'));
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-correlation-id', request.id);
+    // a known path with another method: 405 before anything (a body parser) can answer otherwise
+    if (request.is404) {
+      const allow = allowed.allowed(request.url);
+      if (allow.length > 0) throw new HttpProblem('method_not_allowed', `${request.method} is not allowed on this path; use ${allow.join(', ')}`, {}, { allow: allow.join(', ') });
+    }
     const config = request.routeOptions.config;
     if (config.admin) {
       const header = request.headers.authorization;
-      if (!header) throw new HttpProblem(401, 'unauthorized', 'Send Authorization: Bearer <admin token>', {}, { 'www-authenticate': 'Bearer' });
+      if (!header) throw new HttpProblem('unauthorized', 'Send Authorization: Bearer <admin token>', {}, { 'www-authenticate': 'Bearer' });
       const match = /^bearer +(.+)$/i.exec(header);
-      if (!match || !tokenMatches(match[1]!, options.adminToken)) throw new HttpProblem(403, 'forbidden', 'The admin token does not match');
+      if (!match || !tokenMatches(match[1]!, options.adminToken)) throw new HttpProblem('forbidden', 'The admin token does not match');
       return;
     }
     if (!config.customer) return;
@@ -249,7 +271,7 @@ export const buildHttpApp = async (options: HttpAppOptions): Promise<FastifyInst
     if (config.customer && request.customerId !== undefined) {
       const claimed = [(request.body as { customerId?: unknown } | undefined)?.customerId, (request.params as { customerId?: unknown } | undefined)?.customerId];
       if (claimed.some((c) => c !== undefined && c !== request.customerId)) {
-        throw new HttpProblem(403, 'customer_mismatch', 'The customerId is not the customer the bearer token was issued to');
+        throw new HttpProblem('customer_mismatch', 'The customerId is not the customer the bearer token was issued to');
       }
     }
     if (!config.customerRateLimit) return;
@@ -277,7 +299,7 @@ export const buildHttpApp = async (options: HttpAppOptions): Promise<FastifyInst
       retryAfter: 1,
       exposeStatusRoute: false,
       pressureHandler: (request, reply) => {
-        void sendProblem(new HttpProblem(503, 'overloaded', 'Shedding load; retry shortly', {}, { 'retry-after': '1' }), request, reply);
+        void sendProblem(new HttpProblem('overloaded', 'Shedding load; retry shortly', {}, { 'retry-after': '1' }), request, reply);
       },
     });
   }

@@ -29,7 +29,7 @@ const JWKS_COOLDOWN_MS = 30_000;
 
 const challenge = (error?: string): Record<string, string> => ({ 'www-authenticate': error ? `Bearer error="${error}"` : 'Bearer' });
 
-const rejected = (detail: string): HttpProblem => new HttpProblem(401, 'unauthorized', detail, {}, challenge('invalid_token'));
+const rejected = (detail: string): HttpProblem => new HttpProblem('unauthorized', detail, {}, challenge('invalid_token'));
 
 const reasonFor = (error: unknown): string => {
   if (error instanceof errors.JWTExpired) return 'The customer token has expired';
@@ -66,7 +66,7 @@ export const createCustomerAuth = (options: CustomerAuthOptions): CustomerAuthen
 
   return {
     verify: async (authorization) => {
-      if (!authorization) throw new HttpProblem(401, 'unauthorized', 'Send Authorization: Bearer <customer JWT>', {}, challenge());
+      if (!authorization) throw new HttpProblem('unauthorized', 'Send Authorization: Bearer <customer JWT>', {}, challenge());
       const match = BEARER.exec(authorization);
       if (!match) throw rejected('Authorization must be "Bearer <customer JWT>"');
       let payload: JWTPayload;
@@ -74,7 +74,7 @@ export const createCustomerAuth = (options: CustomerAuthOptions): CustomerAuthen
         payload = await verifyToken(match[1]!);
       } catch (error) {
         if (jwks && isKeySourceFailure(error)) {
-          throw Object.assign(new HttpProblem(503, 'unavailable', 'The keys that verify customer tokens cannot be fetched; retry shortly', {}, { 'retry-after': '1' }), { cause: error });
+          throw Object.assign(new HttpProblem('unavailable', 'The keys that verify customer tokens cannot be fetched; retry shortly', {}, { 'retry-after': '1' }), { cause: error });
         }
         throw rejected(reasonFor(error));
       }

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
+import { z } from 'zod';
 import type { FollowerStatus } from '../../projections/log-follower';
 
 export interface OpsRouteDeps {
@@ -11,6 +12,17 @@ export interface OpsRouteDeps {
 }
 
 const BREAKER_METRIC = 'crest_circuit_breaker_open';
+
+const Readiness = z
+  .object({
+    status: z.enum(['ready', 'starting', 'stalled']),
+    breakers: z.record(z.string(), z.enum(['open', 'half_open', 'closed'])).optional(),
+    stalled: z
+      .array(z.object({ follower: z.string(), state: z.string(), position: z.number().nullable(), attempts: z.number(), failingForSeconds: z.number(), error: z.string().nullable() }))
+      .optional(),
+  })
+  .describe('200 ready; 503 while starting (read models catching up) or while a log follower is stalled or halted (`stalled` names it)');
+const PrometheusText = { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: z.string() } } };
 
 /**
  * Each circuit breaker's state, read from the same gauge `/metrics` shows (`crest_circuit_breaker_open{breaker}`), so
@@ -30,8 +42,10 @@ const breakerStates = async (registry: Registry): Promise<Record<string, 'open' 
 export const opsRoutes =
   (deps: OpsRouteDeps): FastifyPluginAsync =>
   async (app) => {
-    app.get('/health/live', { schema: { tags: ['operations'] } }, async () => ({ status: 'live' }));
-    app.get('/health/ready', { schema: { tags: ['operations'] } }, async (_request, reply) => {
+    // the response schemas are zod, for the document: serialize plainly wherever these routes are mounted
+    app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+    app.get('/health/live', { schema: { tags: ['operations'], response: { 200: z.object({ status: z.literal('live') }) } } }, async () => ({ status: 'live' }));
+    app.get('/health/ready', { schema: { tags: ['operations'], response: { 200: Readiness, 503: Readiness } } }, async (_request, reply) => {
       const breakers = await breakerStates(deps.registry);
       const details = breakers ? { breakers } : {};
       const stalled = deps.stalled?.() ?? [];
@@ -55,7 +69,7 @@ export const opsRoutes =
       }
       return deps.ready() ? { status: 'ready', ...details } : reply.status(503).header('retry-after', '1').send({ status: 'starting', ...details });
     });
-    app.get('/metrics', { schema: { tags: ['operations'] } }, async (_request, reply) =>
+    app.get('/metrics', { schema: { tags: ['operations'], response: { 200: PrometheusText } } }, async (_request, reply) =>
       reply.type(deps.registry.contentType).send(await deps.registry.metrics()),
     );
   };

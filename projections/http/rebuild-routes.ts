@@ -50,7 +50,7 @@ export const rebuildRoutes =
     app.get('/v1/admin/read-models', { config: admin, schema: { tags, security: adminSecurity, response: { 200: ReadModelsView } } }, async () => view());
     app.post(
       '/v1/admin/read-models/rebuild',
-      { config: admin, schema: { tags, security: adminSecurity, body: RebuildBody.nullish(), response: { 202: ReadModelsView } } },
+      { config: admin, schema: { tags, security: adminSecurity, body: RebuildBody, response: { 202: ReadModelsView } } },
       async (request, reply) => {
         await deps.readModels.rebuild(request.body?.switch ?? false);
         return reply.status(202).send(view());

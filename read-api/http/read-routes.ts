@@ -2,7 +2,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { identifier, orderIdSchema, skuSchema } from '../../domain/kernel/event';
-import { NotFoundError, StaleReadModelError } from '../errors';
+import { NotFoundError, StaleReadModelError, UnknownPositionError } from '../errors';
 import type { Served } from '../cache/read-cache';
 import type { Rendered, Storefront } from '../storefront';
 import type { SaleQueries } from '../ports';
@@ -37,12 +37,12 @@ const BrowseQuerystring = z.object({
   maxPrice: z.coerce.number().int().min(0).optional(),
   sort: z.enum(['price', '-price', 'name']).default('name'),
   limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().min(1).max(1024).optional(),
+  cursor: z.string().min(1).max(1024).optional().describe('Opaque: the nextCursor of a previous page, as it is; any other value is refused with 400 validation_failed'),
 });
 
 const PagedQuerystring = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().min(1).max(1024).optional(),
+  cursor: z.string().min(1).max(1024).optional().describe('Opaque: the nextCursor of a previous page, as it is; any other value is refused with 400 validation_failed'),
 });
 
 const SaleView = z.object({
@@ -93,6 +93,12 @@ const InventoryView = z.object({ sku: z.string(), received: z.number(), adjusted
  */
 const STALE_HEADERS = { 'x-crest-stale': 'true', warning: '110 - "Response is Stale"' } as const;
 
+/** What any read of the read models can answer besides its own refusals: a bad or unreached position, a store that is down. */
+const readProblems = ['unknown_position', 'stale_read_model', 'unavailable'] as const;
+const reads = (...own: Array<'unknown_sku' | 'order_not_found'>) => ({ problems: [...readProblems, ...own] });
+/** A card or page whose ETag the client already has (If-None-Match): no body. */
+const NotModified = z.null().describe('Not modified: the ETag sent in If-None-Match is current');
+
 const markStale = (reply: FastifyReply, served: Served<unknown>): void => {
   if (served.stale) reply.headers(STALE_HEADERS);
 };
@@ -131,7 +137,7 @@ export const readRoutes =
       // the head is consulted only when a wait would start, so reads that are already satisfied pay nothing
       if (storefront.progress.position < wanted) {
         const head = await headBelow(wanted);
-        if (head !== undefined) throw new StaleReadModelError(wanted, storefront.progress.position, head);
+        if (head !== undefined) throw new UnknownPositionError(wanted, head);
       }
       if (!(await storefront.progress.waitFor(wanted, deps.minPositionWaitMs))) throw new StaleReadModelError(wanted, storefront.progress.position);
       return wanted;
@@ -147,7 +153,7 @@ export const readRoutes =
 
     app.get(
       '/v1/products',
-      { schema: { tags: ['storefront'], querystring: BrowseQuerystring, headers: MinPositionHeaders, response: { 200: BrowsePage } } },
+      { config: reads(), schema: { tags: ['storefront'], querystring: BrowseQuerystring, headers: MinPositionHeaders, response: { 200: BrowsePage, 304: NotModified } } },
       async (request, reply) => {
         const minPosition = await minPositionOf(request);
         const { q, ...query } = request.query;
@@ -157,7 +163,7 @@ export const readRoutes =
 
     app.get(
       '/v1/sales/:saleId',
-      { schema: { tags: ['sales'], params: z.object({ saleId: skuSchema }), response: { 200: SaleView } } },
+      { config: { problems: ['unknown_sale'] }, schema: { tags: ['sales'], params: z.object({ saleId: skuSchema }), response: { 200: SaleView } } },
       async (request) => {
         const sale = deps.sales?.get(request.params.saleId);
         if (!sale) throw new NotFoundError('unknown_sale', `No sale ${request.params.saleId}`);
@@ -172,7 +178,7 @@ export const readRoutes =
 
     app.get(
       '/v1/products/:sku',
-      { schema: { tags: ['storefront'], params: z.object({ sku: skuSchema }), headers: MinPositionHeaders, response: { 200: ProductCard } } },
+      { config: reads('unknown_sku'), schema: { tags: ['storefront'], params: z.object({ sku: skuSchema }), headers: MinPositionHeaders, response: { 200: ProductCard, 304: NotModified } } },
       async (request, reply) => {
         const minPosition = await minPositionOf(request);
         const card = await storefront.productCard(request.params.sku, minPosition);
@@ -190,7 +196,7 @@ export const readRoutes =
 
     app.get(
       '/v1/orders/:id',
-      { config: { customer: true }, schema: { tags: ['storefront'], security: customerSecurity, params: z.object({ id: orderIdSchema }), headers: MinPositionHeaders, response: { 200: OrderView } } },
+      { config: { customer: true, ...reads('order_not_found') }, schema: { tags: ['storefront'], security: customerSecurity, params: z.object({ id: orderIdSchema }), headers: MinPositionHeaders, response: { 200: OrderView } } },
       async (request, reply) => {
         const minPosition = await minPositionOf(request);
         const served = await storefront.order(request.params.id, minPosition);
@@ -205,7 +211,7 @@ export const readRoutes =
 
     app.get(
       '/v1/customers/:customerId/orders',
-      { config: { customer: true }, schema: { tags: ['storefront'], security: customerSecurity, params: z.object({ customerId: identifier }), querystring: PagedQuerystring, headers: MinPositionHeaders, response: { 200: CustomerOrdersPage } } },
+      { config: { customer: true, ...reads() }, schema: { tags: ['storefront'], security: customerSecurity, params: z.object({ customerId: identifier }), querystring: PagedQuerystring, headers: MinPositionHeaders, response: { 200: CustomerOrdersPage } } },
       async (request, reply) => {
         const minPosition = await minPositionOf(request);
         const served = await storefront.customerOrders(request.params.customerId, request.query.limit, request.query.cursor, minPosition);
@@ -216,7 +222,7 @@ export const readRoutes =
 
     app.get(
       '/v1/inventory/:sku',
-      { schema: { tags: ['operations'], params: z.object({ sku: skuSchema }), headers: MinPositionHeaders, response: { 200: InventoryView } } },
+      { config: reads('unknown_sku'), schema: { tags: ['operations'], params: z.object({ sku: skuSchema }), headers: MinPositionHeaders, response: { 200: InventoryView } } },
       async (request, reply) => {
         const minPosition = await minPositionOf(request);
         const served = await storefront.inventory(request.params.sku, minPosition);

@@ -7,7 +7,7 @@ type Command = { readonly type: 'Add'; readonly by: number };
 type Event = { readonly type: 'Added'; readonly by: number };
 const counter: Decider<Command, Event, number> = {
   initialState: () => 0,
-  decide: (command, total) => (command.by === 0 ? unchanged() : total + command.by < 0 ? reject('negative', 'would go below zero') : accept({ type: 'Added', by: command.by })),
+  decide: (command, total) => (command.by === 0 ? unchanged() : total + command.by < 0 ? reject('insufficient_stock', 'would go below zero') : accept({ type: 'Added', by: command.by })),
   evolve: (total, event) => total + event.by,
 };
 const spec = DeciderSpecification.for(counter);
@@ -20,7 +20,7 @@ describe('DeciderSpecification', () => {
   });
 
   it('fails then() when the command is rejected, naming the rejection', () => {
-    expect(() => spec.given([]).when({ type: 'Add', by: -1 }).then([])).to.throw(/negative/);
+    expect(() => spec.given([]).when({ type: 'Add', by: -1 }).then([])).to.throw(/insufficient_stock/);
   });
 
   it('fails thenNothing() when events are produced', () => {
@@ -28,7 +28,7 @@ describe('DeciderSpecification', () => {
   });
 
   it('fails thenNothing() when the command is rejected', () => {
-    expect(() => spec.given([]).when({ type: 'Add', by: -1 }).thenNothing()).to.throw(/negative/);
+    expect(() => spec.given([]).when({ type: 'Add', by: -1 }).thenNothing()).to.throw(/insufficient_stock/);
   });
 
   it('fails thenRejects() when the command is accepted', () => {

@@ -369,6 +369,12 @@ export class FaultSale {
         record.paid = true;
         return;
       }
+      // an earlier attempt went through before its answer was lost (a killed node): the order is no longer payable
+      // because it is paid; the end checks then find it confirmed
+      if (attempt > 0 && r.status === 409 && r.code === 'order_not_payable') {
+        record.paid = true;
+        return;
+      }
       if (r.status !== 503 && r.status !== 0) {
         this.violations.push(`payment of ${record.orderId}: unexpected ${r.status} ${JSON.stringify(r.body)}`);
         return;
