@@ -155,14 +155,14 @@ const decide = (command: OrderCommand, state: OrderState): Decision<OrderEvent> 
         case 'rejected':
         case 'payment_failed':
         case 'expired':
-          return reject('order_not_cancellable', `Order ${command.orderId} is ${state.status} and can no longer be cancelled`, { status: state.status });
+          return reject('order_not_cancellable', `Order ${command.orderId} is ${state.status} and can no longer be cancelled`, { orderStatus: state.status });
         default:
           return assertNever(state.status);
       }
     case 'RequestPayment':
       if (notVisibleTo(state, command.customerId)) return notFound(command.orderId);
       if (state.status !== 'awaiting_payment' || isPastDeadline(state, command.now)) {
-        return reject('order_not_payable', `Order ${command.orderId} is ${state.status === 'awaiting_payment' ? 'past its deadline' : state.status} and cannot be paid`, { status: state.status });
+        return reject('order_not_payable', `Order ${command.orderId} is ${state.status === 'awaiting_payment' ? 'past its deadline' : state.status} and cannot be paid`, { orderStatus: state.status });
       }
       if (state.paymentId !== undefined) return unchanged();
       return accept({
@@ -176,7 +176,7 @@ const decide = (command: OrderCommand, state: OrderState): Decision<OrderEvent> 
       }
       if (state.status === 'confirmed') return unchanged();
       if (state.status !== 'awaiting_payment' || isPastDeadline(state, command.now)) {
-        return reject('order_not_confirmable', `Order ${command.orderId} is ${state.status} and cannot be confirmed`, { status: state.status });
+        return reject('order_not_confirmable', `Order ${command.orderId} is ${state.status} and cannot be confirmed`, { orderStatus: state.status });
       }
       return accept({ type: 'OrderConfirmed', data: { orderId: command.orderId, customerId: state.customerId, paymentId: command.paymentId, confirmedAt: command.now } });
     case 'FailOrderPayment':
