@@ -162,7 +162,7 @@ export class BlueGreenReadModels<M extends ReadModelStore> {
 
   async stop(): Promise<void> {
     if (this.green) await this.pause(this.green, 'cancelled');
-    await Promise.all([...this.draining]);
+    await this.drained();
     const live = this.live;
     this.live = undefined;
     await live?.runner.stop();

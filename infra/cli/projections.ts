@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import type { ReadModelsWire } from '../../projections/http/rebuild-routes';
 import { UsageError, type CliIo } from './events';
 
 /** `crest projections rebuild` as parsed from its flags. */
@@ -10,27 +11,7 @@ export interface RebuildArgs {
   readonly detach: boolean;
 }
 
-interface RebuildView {
-  readonly generation: string;
-  readonly target: string;
-  readonly state: 'building' | 'caught_up' | 'switched' | 'cancelled' | 'failed';
-  readonly replacing: string;
-  readonly replacingTarget: string;
-  readonly replacingKept: boolean;
-  readonly position: number;
-  readonly head: number;
-  readonly events: number;
-  readonly eventsPerSecond: number;
-  readonly etaSeconds: number | null;
-  readonly error: string | null;
-}
-
-interface ReadModelsView {
-  readonly generation: string;
-  readonly target: string;
-  readonly position: number;
-  readonly rebuild: RebuildView | null;
-}
+type ReadModelsView = ReadModelsWire;
 
 export const parseRebuildArgs = (args: readonly string[]): RebuildArgs => {
   let parsed: { values: { switch?: boolean; status?: boolean; cancel?: boolean; url?: string; detach?: boolean }; positionals: string[] };

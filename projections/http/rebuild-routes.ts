@@ -29,6 +29,9 @@ const ReadModelsView = z.object({
   position: z.number().int(),
   rebuild: RebuildView.nullable().describe('The rebuild running or last run by this process, if any'),
 });
+/** What the admin routes answer, for their clients (`crest projections rebuild`). */
+export type ReadModelsWire = z.infer<typeof ReadModelsView>;
+
 const RebuildBody = z.object({ switch: z.boolean().default(false).describe('Move readers to the new generation as soon as it has caught up') }).strict();
 
 const admin = { admin: true } as const;
